@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * sockops: put every newly established TCP socket whose peer is on this host
+ * into sock_hash. sk_msg: hand each message straight to the peer socket's
+ * ingress queue. See docs/design.md for the kernel facts behind each rule.
+ */
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "sockaccel.h"
+
+/*
+ * Minimal CO-RE view of the one kernel-internal field we read. libbpf
+ * relocates the offset against the running kernel's BTF, so the build does
+ * not depend on the build host's vmlinux.
+ */
+struct request_sock;
+struct tcp_sock {
+	struct request_sock *fastopen_rsk;
+} __attribute__((preserve_access_index));
+
+/* Every map is pinned by name under the pin dir and reused by later loads:
+ * sockets keep the program they were inserted with, and that program must
+ * keep seeing the same switch and counters as the newest one. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sa_layout);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} layout SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, SA_MAX_CONNS_DEFAULT);	/* set by the loader */
+	__type(key, struct sa_sock_key);
+	__type(value, __u64);	/* 8: a syscall lookup returns the socket cookie */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sock_hash SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sa_counters);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sa_ctl);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ctl SEC(".maps");
+
+/* Non-loopback addresses that count as "on this host"; filled by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SA_LOCAL_ADDRS_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sa_lpm_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} local_addrs SEC(".maps");
+
+static __always_inline struct sa_counters *counters_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&counters, &zero);
+}
+
+/* Atomic although per-CPU: a softirq-side sockops run can interrupt a
+ * process-context sk_msg run on the same CPU. */
+static __always_inline void count(struct sa_counters *c, enum sa_counter i, __u64 n)
+{
+	if (c)
+		__sync_fetch_and_add(&c->c[i], n);
+}
+
+/* Ports: local_port is host order, remote_port is the network-order 16 bits
+ * in the upper half of a u32. Both are loaded as u32: the verifier refuses
+ * narrower loads of these fields. */
+#define SA_PORT_local(ctx)	((ctx)->local_port)
+#define SA_PORT_remote(ctx)	bpf_ntohl((ctx)->remote_port)
+
+/*
+ * Fill key @k from a bpf_sock_ops or sk_msg_md context, with SRC as the
+ * key's source side ("local" for the socket itself, "remote" for its peer).
+ * Both contexts name the fields alike; a macro keeps one copy of the rules.
+ * IPv4-mapped IPv6 becomes AF_INET so that a dual-stack listener's child
+ * matches an IPv4 client. Evaluates to false for non-IP families.
+ */
+#define SA_KEY_FILL(k, ctx, SRC, DST) ({					\
+	bool ok_ = true;							\
+	__u32 fam_ = (ctx)->family;						\
+	if (fam_ == SA_AF_INET) {						\
+		(k)->family = SA_AF_INET;					\
+		(k)->sip[0] = (ctx)->SRC##_ip4;					\
+		(k)->dip[0] = (ctx)->DST##_ip4;					\
+	} else if (fam_ == SA_AF_INET6) {					\
+		__u32 s0_ = (ctx)->SRC##_ip6[0], s1_ = (ctx)->SRC##_ip6[1];	\
+		__u32 s2_ = (ctx)->SRC##_ip6[2];				\
+		if (s0_ == 0 && s1_ == 0 && s2_ == bpf_htonl(0xffff)) {		\
+			(k)->family = SA_AF_INET;				\
+			(k)->sip[0] = (ctx)->SRC##_ip6[3];			\
+			(k)->dip[0] = (ctx)->DST##_ip6[3];			\
+		} else {							\
+			(k)->family = SA_AF_INET6;				\
+			(k)->sip[0] = s0_;					\
+			(k)->sip[1] = s1_;					\
+			(k)->sip[2] = s2_;					\
+			(k)->sip[3] = (ctx)->SRC##_ip6[3];			\
+			(k)->dip[0] = (ctx)->DST##_ip6[0];			\
+			(k)->dip[1] = (ctx)->DST##_ip6[1];			\
+			(k)->dip[2] = (ctx)->DST##_ip6[2];			\
+			(k)->dip[3] = (ctx)->DST##_ip6[3];			\
+		}								\
+	} else {								\
+		ok_ = false;							\
+	}									\
+	(k)->sport = SA_PORT_##SRC(ctx);					\
+	(k)->dport = SA_PORT_##DST(ctx);					\
+	(k)->netns = bpf_get_netns_cookie(ctx);					\
+	ok_;									\
+})
+
+/* Is the key's destination (the peer) on this host? */
+static __always_inline bool peer_is_local(const struct sa_sock_key *k)
+{
+	struct sa_lpm_key lk = {};
+
+	if (k->family == SA_AF_INET) {
+		if ((bpf_ntohl(k->dip[0]) >> 24) == 127)
+			return true;
+		lk.prefixlen = 128;
+		lk.addr[2] = bpf_htonl(0xffff);
+		lk.addr[3] = k->dip[0];
+	} else {
+		if (k->dip[0] == 0 && k->dip[1] == 0 && k->dip[2] == 0 &&
+		    k->dip[3] == bpf_htonl(1))
+			return true;
+		lk.prefixlen = 128;
+		lk.addr[0] = k->dip[0];
+		lk.addr[1] = k->dip[1];
+		lk.addr[2] = k->dip[2];
+		lk.addr[3] = k->dip[3];
+	}
+	return bpf_map_lookup_elem(&local_addrs, &lk) != NULL;
+}
+
+/*
+ * A TCP Fast Open child already holds the SYN's data in its normal receive
+ * queue; once in the map, later redirected data would be read before it.
+ * Every accepted socket is still SYN_RECV at this callback and
+ * bytes_received is 0 for both kinds, so fastopen_rsk is the only tell.
+ */
+static __always_inline bool is_tfo_child(struct bpf_sock_ops *ops)
+{
+	struct bpf_sock *sk = ops->sk;
+	struct tcp_sock *tp;
+
+	if (!sk)
+		return false;
+	tp = bpf_skc_to_tcp_sock(sk);
+	return tp && tp->fastopen_rsk;
+}
+
+SEC("sockops")
+int sa_sockops(struct bpf_sock_ops *ops)
+{
+	struct sa_sock_key key = {};
+	struct sa_counters *c;
+	__u32 op = ops->op;
+	long err;
+
+	if (op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB &&
+	    op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+		return 1;
+	if (!SA_KEY_FILL(&key, ops, local, remote))
+		return 1;
+
+	c = counters_get();
+	if (!peer_is_local(&key)) {
+		count(c, SA_CNT_SKIP_REMOTE, 1);
+		return 1;
+	}
+	if (op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB && is_tfo_child(ops)) {
+		count(c, SA_CNT_SKIP_TFO, 1);
+		return 1;
+	}
+
+	err = bpf_sock_hash_update(ops, &sock_hash, &key, BPF_NOEXIST);
+	switch (err) {
+	case 0:
+		count(c, SA_CNT_INSERTED, 1);
+		break;
+	case -7:	/* E2BIG: map full */
+		count(c, SA_CNT_INSERT_FULL, 1);
+		break;
+	case -16:	/* EBUSY: the socket already has a psock with a program */
+		count(c, SA_CNT_INSERT_BUSY, 1);
+		break;
+	case -17:	/* EEXIST */
+		count(c, SA_CNT_INSERT_EXIST, 1);
+		break;
+	default:
+		count(c, SA_CNT_INSERT_OTHER, 1);
+		break;
+	}
+	return 1;
+}
+
+SEC("sk_msg")
+int sa_msg(struct sk_msg_md *msg)
+{
+	struct sa_sock_key peer = {};
+	struct sa_counters *c = counters_get();
+	struct sa_ctl *sw;
+	__u32 zero = 0;
+
+	sw = bpf_map_lookup_elem(&ctl, &zero);
+	if (sw && sw->draining) {
+		count(c, SA_CNT_MSG_DRAINING, 1);
+		return SK_PASS;
+	}
+	if (!SA_KEY_FILL(&peer, msg, remote, local))
+		return SK_PASS;
+
+	/* On a miss the helper returns SK_DROP; returning that would drop the
+	 * data and fail the sender with EACCES. Always pass. */
+	if (bpf_msg_redirect_hash(msg, &sock_hash, &peer, BPF_F_INGRESS) == SK_PASS) {
+		count(c, SA_CNT_MSG_REDIRECTED, 1);
+		count(c, SA_CNT_BYTES_REDIRECTED, msg->size);
+	} else {
+		count(c, SA_CNT_MSG_PASSED, 1);
+	}
+	return SK_PASS;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Everything the BPF programs and user space share: map value and key
+ * layouts, counter names, limits and the pinned layout version.
+ * This is the only copy; both sides include it.
+ *
+ * Every struct here is the layout of a pinned map that outlives the process
+ * that created it and is reused by later builds, so fields are fixed-width,
+ * explicitly padded, and changing any of them means bumping
+ * SA_LAYOUT_VERSION.
+ */
+#ifndef SOCKACCEL_H
+#define SOCKACCEL_H
+
+#ifdef __bpf__
+/* BPF side gets __u32 & co. from linux/types.h via linux/bpf.h. */
+#else
+#include <linux/types.h>
+#endif
+
+/* Bump when any pinned map's key/value layout or meaning changes. */
+#define SA_LAYOUT_MAGIC		0x53414343u	/* "SACC" */
+#define SA_LAYOUT_VERSION	1u
+
+#define SA_MAX_CONNS_DEFAULT	65536u
+#define SA_MAX_CONNS_MIN	2u
+#define SA_MAX_CONNS_MAX	4194304u	/* 4 Mi sockets */
+#define SA_LOCAL_ADDRS_MAX	1024u
+/* Room in the counters value so that adding a counter keeps the map compatible. */
+#define SA_COUNTERS_CAP		64u
+
+#define SA_AF_INET		2u
+#define SA_AF_INET6		10u
+
+/*
+ * SOCKHASH key: one socket's own view of its connection.
+ * Addresses are raw network-order words (IPv4 in [0], rest zero; IPv4-mapped
+ * IPv6 normalised to AF_INET), ports host order, netns the netns cookie.
+ * The sk_msg program looks up the peer with the mirror image.
+ * Always zero the whole struct before filling it: the kernel hashes and
+ * compares every byte, padding included.
+ */
+struct sa_sock_key {
+	__u64 netns;
+	__u32 sip[4];
+	__u32 dip[4];
+	__u32 sport;
+	__u32 dport;
+	__u32 family;
+	__u32 pad;
+};
+
+/* LPM key of the local_addrs map: IPv4 stored as ::ffff:a.b.c.d, so an IPv4
+ * /n prefix is prefixlen 96 + n. */
+struct sa_lpm_key {
+	__u32 prefixlen;
+	__u32 addr[4];
+};
+
+/* Value of the one-entry "layout" map: written once by the loader, read
+ * before anything else is touched. Its own layout never changes. */
+enum sa_msg_attach {
+	SA_MSG_ATTACH_NONE = 0,
+	SA_MSG_ATTACH_LINK = 1,		/* BPF_LINK_TYPE_SOCKMAP, kernel >= 6.10 */
+	SA_MSG_ATTACH_LEGACY = 2,	/* bpf_prog_attach to the map */
+};
+
+struct sa_layout {
+	__u32 magic;
+	__u32 version;
+	__u32 msg_attach;	/* enum sa_msg_attach */
+	__u32 reserved;
+};
+
+/* Value of the one-entry "ctl" map, read by the programs on every call. A
+ * zeroed value is the normal running state. reserved[] keeps room for
+ * settings later programs read without breaking the pinned map. */
+struct sa_ctl {
+	__u32 draining;		/* 1: sk_msg passes everything to TCP */
+	__u32 reserved[7];
+};
+
+/*
+ * Counters: X(enum suffix, name, help). One per-CPU value of
+ * SA_COUNTERS_CAP u64s; user space sums over CPUs.
+ */
+#define SA_COUNTERS(X)								\
+	X(INSERTED,	 "sockets_inserted",	"sockets added to the SOCKHASH")	\
+	X(INSERT_FULL,	 "insert_full",		"insertions refused: map full (-E2BIG)") \
+	X(INSERT_BUSY,	 "insert_busy",		"insertions refused: socket busy (-EBUSY)") \
+	X(INSERT_EXIST,	 "insert_exist",	"insertions refused: key present (-EEXIST)") \
+	X(INSERT_OTHER,	 "insert_other",	"insertions refused: other error")	\
+	X(SKIP_REMOTE,	 "skipped_remote",	"sockets not inserted: peer not on this host") \
+	X(SKIP_TFO,	 "skipped_tfo",		"sockets not inserted: TCP Fast Open child") \
+	X(MSG_REDIRECTED, "msgs_redirected",	"messages redirected to the peer socket") \
+	X(MSG_PASSED,	 "msgs_passed",		"messages passed to TCP: peer not in the map") \
+	X(MSG_DRAINING,	 "msgs_draining",	"messages passed to TCP: redirect switched off") \
+	X(BYTES_REDIRECTED, "bytes_redirected",	"bytes redirected to the peer socket")
+
+#define SA_CNT_ENUM(e, name, help) SA_CNT_##e,
+enum sa_counter {
+	SA_COUNTERS(SA_CNT_ENUM)
+	SA_CNT_MAX
+};
+#undef SA_CNT_ENUM
+
+struct sa_counters {
+	__u64 c[SA_COUNTERS_CAP];
+};
+
+#ifndef __bpf__
+_Static_assert(sizeof(struct sa_sock_key) == 56, "sa_sock_key has implicit padding");
+_Static_assert(sizeof(struct sa_lpm_key) == 20, "sa_lpm_key has implicit padding");
+_Static_assert(sizeof(struct sa_layout) == 16, "sa_layout size is frozen");
+_Static_assert(sizeof(struct sa_ctl) == 32, "sa_ctl has implicit padding");
+_Static_assert(SA_CNT_MAX <= SA_COUNTERS_CAP, "raise SA_COUNTERS_CAP and SA_LAYOUT_VERSION");
+#endif
+
+#endif /* SOCKACCEL_H */

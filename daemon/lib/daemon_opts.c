@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sockaccel.h"
+#include "daemon_opts.h"
+#include "pins.h"
+
+int sa_parse_u32(const char *s, __u32 min, __u32 max, __u32 *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end)
+		return -EINVAL;
+	if (errno == ERANGE || v < min || v > max)
+		return -ERANGE;
+	*out = (__u32)v;
+	return 0;
+}
+
+/* Absolute, fits, no trailing slashes (pin names are joined to it). */
+static int set_path(char *dst, const char *src, const char *opt, FILE *err)
+{
+	size_t n = strlen(src);
+
+	if (src[0] != '/') {
+		fprintf(err, "%s: '%s' is not an absolute path\n", opt, src);
+		return -EINVAL;
+	}
+	while (n > 1 && src[n - 1] == '/')
+		n--;
+	if (n >= PATH_MAX - NAME_MAX - 2) {
+		fprintf(err, "%s: path is too long\n", opt);
+		return -EINVAL;
+	}
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return 0;
+}
+
+void sa_daemon_usage(FILE *out, const char *prog)
+{
+	fprintf(out,
+		"Usage: %s [OPTIONS]\n"
+		"Load sockaccel's sockops and sk_msg programs, pin them and keep them attached.\n"
+		"The fast path stays in place when sockacceld stops; remove the pin dir to turn\n"
+		"it off.\n"
+		"\n"
+		"  -c, --cgroup PATH    cgroup2 directory to accelerate (default: the root of the\n"
+		"                       cgroup2 mount found in /proc/self/mountinfo)\n"
+		"  -p, --pin-dir DIR    where programs, maps and links are pinned (default %s)\n"
+		"  -m, --max-conns N    SOCKHASH capacity in sockets, %u..%u (default %u)\n"
+		"      --preflight      run the checks, print a report, exit (0: all passed)\n"
+		"  -v, --verbose        debug lines and the libbpf log\n"
+		"  -h, --help           this text\n"
+		"  -V, --version        print the version\n"
+		"\n"
+		"Examples:\n"
+		"  %s --preflight\n"
+		"  %s --cgroup /sys/fs/cgroup/app.slice --max-conns 16384\n"
+		"  rm -r %s          # turn acceleration off (live connections keep working)\n"
+		"\n"
+		"Exit codes are listed in sockacceld(8) and docs/operations.md.\n",
+		prog, SA_PIN_DIR_DEFAULT, SA_MAX_CONNS_MIN, SA_MAX_CONNS_MAX, SA_MAX_CONNS_DEFAULT,
+		prog, prog, SA_PIN_DIR_DEFAULT);
+}
+
+int sa_daemon_opts_parse(int argc, char **argv, struct sa_daemon_opts *o, FILE *err)
+{
+	enum { OPT_PREFLIGHT = 256 };
+	static const struct option longopts[] = {
+		{ "cgroup", required_argument, NULL, 'c' },
+		{ "pin-dir", required_argument, NULL, 'p' },
+		{ "max-conns", required_argument, NULL, 'm' },
+		{ "preflight", no_argument, NULL, OPT_PREFLIGHT },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{},
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	strcpy(o->pin_dir, SA_PIN_DIR_DEFAULT);
+	o->max_conns = SA_MAX_CONNS_DEFAULT;
+
+	optind = 0;	/* GNU: full re-initialisation */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:p:m:vhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			if (set_path(o->cgroup, optarg, "--cgroup", err))
+				return -EINVAL;
+			break;
+		case 'p':
+			if (set_path(o->pin_dir, optarg, "--pin-dir", err))
+				return -EINVAL;
+			break;
+		case 'm':
+			if (sa_parse_u32(optarg, SA_MAX_CONNS_MIN, SA_MAX_CONNS_MAX, &o->max_conns)) {
+				fprintf(err, "--max-conns: '%s' is not a number from %u to %u\n",
+					optarg, SA_MAX_CONNS_MIN, SA_MAX_CONNS_MAX);
+				return -EINVAL;
+			}
+			break;
+		case OPT_PREFLIGHT:
+			o->preflight_only = true;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			o->help = true;
+			break;
+		case 'V':
+			o->version = true;
+			break;
+		case ':':
+			fprintf(err, "option '%s' needs a value\n", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			fprintf(err, "unknown option '%s'\n", argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(err, "unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+#ifndef SA_DAEMON_OPTS_H
+#define SA_DAEMON_OPTS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <linux/types.h>
+
+struct sa_daemon_opts {
+	char cgroup[PATH_MAX];	/* empty: the cgroup2 mount's root */
+	char pin_dir[PATH_MAX];
+	__u32 max_conns;
+	bool verbose;
+	bool preflight_only;
+	bool help;
+	bool version;
+};
+
+/*
+ * Parse sockacceld's command line into @o (defaults first). Prints what was
+ * wrong to @err and returns -EINVAL on a usage error; 0 otherwise.
+ * Re-entrant enough for unit tests (resets getopt).
+ */
+int sa_daemon_opts_parse(int argc, char **argv, struct sa_daemon_opts *o, FILE *err);
+void sa_daemon_usage(FILE *out, const char *prog);
+
+/* Strict decimal in [min, max]; -EINVAL or -ERANGE otherwise. */
+int sa_parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);
+
+#endif

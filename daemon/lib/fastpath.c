@@ -1,0 +1,640 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Load, pin and attach the fast path, or take over a pinned one.
+ *
+ * Rules this file follows (docs/design.md has the kernel facts behind them):
+ * - Maps are reused through their pins (libbpf checks type, sizes,
+ *   max_entries, flags), never through bpf_map__reuse_fd (checks nothing).
+ * - A pinned link is updated in place with BPF_F_REPLACE; a second
+ *   attachment is never made (a socket already in the map would then fail
+ *   insertion with EBUSY, and new sockets would run two programs).
+ * - sk_msg is attached before sockops, so no socket is inserted into a map
+ *   that has no sk_msg program yet (a psock keeps the programs it got).
+ * - Pins are replaced by pinning "<name>__new" and renaming it over the old
+ *   one: the old object is released only once the new one is in place.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "sockaccel.h"
+#include "sockaccel.skel.h"
+#include "fastpath.h"
+#include "log.h"
+#include "mounts.h"
+#include "pins.h"
+
+/* Not in the 6.1 UAPI headers Debian 12 ships; stable kernel ABI. */
+#define SA_BPF_LINK_TYPE_SOCKMAP 14
+
+struct sa_fastpath {
+	struct sockaccel_bpf *skel;
+	char pin_dir[PATH_MAX];
+	char cgroup[PATH_MAX];
+	__u64 cgroup_id;
+	int lock_fd;
+	int cgroup_fd;
+	int sockops_link_fd;
+	int msg_link_fd;	/* -1 with the legacy attach */
+	enum sa_msg_attach msg_attach;
+};
+
+/* What was found in the pin dir before anything was touched. */
+struct pinned_state {
+	bool any;			/* at least one sockaccel pin */
+	struct sa_layout layout;	/* zero if no layout pin */
+	bool layout_pinned;
+};
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* The anon inode name says what an fd is ("bpf-map", "bpf-prog",
+ * "bpf-link"; "bpf_link" before 6.x); bpf_obj_get_info_by_fd would silently
+ * fill another struct. */
+static bool fd_is(int fd, const char *what)
+{
+	char path[64], target[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = '\0';
+	if (strncmp(target, "anon_inode:", 11) != 0)
+		return false;
+	if (strcmp(what, "bpf-link") == 0 && strcmp(target + 11, "bpf_link") == 0)
+		return true;
+	return strcmp(target + 11, what) == 0;
+}
+
+static const char *kind_name(enum sa_pin_kind kind)
+{
+	return kind == SA_PIN_MAP ? "map" : kind == SA_PIN_PROG ? "program" : "link";
+}
+
+static const char *kind_inode(enum sa_pin_kind kind)
+{
+	return kind == SA_PIN_MAP ? "bpf-map" : kind == SA_PIN_PROG ? "bpf-prog" : "bpf-link";
+}
+
+static int pin_replace(int fd, const char *dir, const char *name)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	int err;
+
+	err = sa_pin_path(path, dir, name);
+	if (err)
+		return err;
+	snprintf(tmp, sizeof(tmp), "%s%s", path, SA_PIN_TMP_SUFFIX);
+	unlink(tmp);
+	if (bpf_obj_pin(fd, tmp) < 0) {
+		err = -errno;
+		p_err("can't pin %s at '%s': %s", name, tmp, strerror(-err));
+		return err;
+	}
+	if (rename(tmp, path) < 0) {
+		err = -errno;
+		p_err("can't rename pin '%s' to '%s': %s", tmp, path, strerror(-err));
+		unlink(tmp);
+		return err;
+	}
+	return 0;
+}
+
+/* Read and check the layout pin. -EPROTO when it is not ours or too old. */
+static int read_layout(const char *path, struct sa_layout *layout)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), zero = 0;
+	int fd, err = 0;
+
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		err = -errno;
+		p_err("can't open pinned layout '%s': %s", path, strerror(-err));
+		return err;
+	}
+	if (!fd_is(fd, "bpf-map") || bpf_obj_get_info_by_fd(fd, &info, &len) < 0 ||
+	    info.type != BPF_MAP_TYPE_ARRAY || info.key_size != 4 ||
+	    info.value_size != sizeof(*layout) || info.max_entries != 1) {
+		p_err("pin '%s' is not a sockaccel layout map; this pin dir holds objects "
+		      "sockaccel did not create: choose another --pin-dir", path);
+		err = -EPROTO;
+		goto cleanup;
+	}
+	if (bpf_map_lookup_elem(fd, &zero, layout) < 0) {
+		err = -errno;
+		p_err("can't read pinned layout '%s': %s", path, strerror(-err));
+		goto cleanup;
+	}
+cleanup:
+	close(fd);
+	return err;
+}
+
+/* A pin we expect must be the kind of object we would have put there. */
+static int check_pin_kind(const char *path, const struct sa_pin_desc *d)
+{
+	int fd = bpf_obj_get(path), err = 0;
+
+	if (fd < 0) {
+		err = -errno;
+		p_err("'%s' is not a pinned BPF object (%s); sockaccel did not create it: "
+		      "remove it or choose another --pin-dir", path, strerror(-err));
+		return -EPROTO;
+	}
+	if (!fd_is(fd, kind_inode(d->kind))) {
+		p_err("pin '%s' is not a BPF %s as sockaccel pins it; something else replaced "
+		      "it: remove it or choose another --pin-dir", path, kind_name(d->kind));
+		err = -EPROTO;
+	}
+	close(fd);
+	return err;
+}
+
+/*
+ * Look at every entry of the pin dir before loading anything: refuse what
+ * we did not create, drop our own half-done renames, check the layout and
+ * the SOCKHASH size. Nothing is trusted because of its name alone.
+ */
+static int inspect_pins(const struct sa_fastpath_opts *o, struct pinned_state *st)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *dir;
+	int err = 0;
+
+	memset(st, 0, sizeof(*st));
+	dir = opendir(o->pin_dir);
+	if (!dir) {
+		err = -errno;
+		p_err("can't read pin dir '%s': %s", o->pin_dir, strerror(-err));
+		return err;
+	}
+	while ((de = readdir(dir))) {
+		const struct sa_pin_desc *d;
+		size_t n = strlen(de->d_name), sl = strlen(SA_PIN_TMP_SUFFIX);
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		err = sa_pin_path(path, o->pin_dir, de->d_name);
+		if (err)
+			break;
+		if (n > sl && strcmp(de->d_name + n - sl, SA_PIN_TMP_SUFFIX) == 0) {
+			char base[NAME_MAX + 1];
+
+			snprintf(base, sizeof(base), "%.*s", (int)(n - sl), de->d_name);
+			d = sa_pin_lookup(base);
+			if (d && d->kind != SA_PIN_MAP && check_pin_kind(path, d) == 0) {
+				/* our own rename interrupted by a crash */
+				p_info("removing stale '%s' left by an interrupted setup", path);
+				unlink(path);
+				continue;
+			}
+		}
+		d = sa_pin_lookup(de->d_name);
+		if (!d) {
+			p_err("pin dir '%s' contains '%s', which sockaccel did not create; "
+			      "choose another --pin-dir or remove it", o->pin_dir, de->d_name);
+			err = -EPROTO;
+			break;
+		}
+		err = check_pin_kind(path, d);
+		if (err)
+			break;
+		st->any = true;
+	}
+	closedir(dir);
+	if (err)
+		return err;
+
+	err = sa_pin_path(path, o->pin_dir, SA_PIN_LAYOUT);
+	if (err || access(path, F_OK) != 0)
+		return err;
+	err = read_layout(path, &st->layout);
+	if (err)
+		return err;
+	st->layout_pinned = true;
+	if (st->layout.magic == 0) {
+		/* created, never written: a setup that stopped half-way */
+		p_info("pinned state in '%s' is from an interrupted setup; completing it",
+		       o->pin_dir);
+	} else if (st->layout.magic != SA_LAYOUT_MAGIC ||
+		   st->layout.version != SA_LAYOUT_VERSION) {
+		p_err("pinned state in '%s' has layout version %u, this sockacceld uses %u; "
+		      "turn the old fast path off first (rm -r %s keeps live connections "
+		      "working until they close), then start sockacceld again",
+		      o->pin_dir, st->layout.version, SA_LAYOUT_VERSION, o->pin_dir);
+		return -EPROTO;
+	}
+
+	err = sa_pin_path(path, o->pin_dir, SA_PIN_SOCK_HASH);
+	if (!err && access(path, F_OK) == 0) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_obj_get(path);
+
+		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) < 0) {
+			err = -errno;
+			p_err("can't inspect pinned map '%s': %s", path, strerror(-err));
+		} else if (info.type != BPF_MAP_TYPE_SOCKHASH ||
+			   info.key_size != sizeof(struct sa_sock_key)) {
+			p_err("pinned map '%s' is not a sockaccel SOCKHASH (type %u, key size %u); "
+			      "choose another --pin-dir", path, info.type, info.key_size);
+			err = -EPROTO;
+		} else if (info.max_entries != o->max_conns) {
+			p_err("pinned map '%s' holds up to %u connections, this run asks for %u: "
+			      "start with --max-conns %u, or turn the fast path off (rm -r %s) "
+			      "and start again to resize", path, info.max_entries, o->max_conns,
+			      info.max_entries, o->pin_dir);
+			err = -EPROTO;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	return err;
+}
+
+static int load_programs(struct sa_fastpath *fp, const struct sa_fastpath_opts *o)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir);
+	int err;
+
+	fp->skel = sockaccel_bpf__open_opts(&oo);
+	if (!fp->skel) {
+		err = -errno;
+		p_err("can't open the BPF object: %s", strerror(-err));
+		return err;
+	}
+	err = bpf_map__set_max_entries(fp->skel->maps.sock_hash, o->max_conns);
+	if (!err)
+		err = sockaccel_bpf__load(fp->skel);
+	if (err) {
+		p_err("can't load the BPF programs and maps: %s (the libbpf lines above name "
+		      "the object; --verbose shows the verifier log)", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+static int write_state(struct sa_fastpath *fp, const struct pinned_state *st)
+{
+	struct sa_layout layout = {
+		.magic = SA_LAYOUT_MAGIC,
+		.version = SA_LAYOUT_VERSION,
+		.msg_attach = fp->msg_attach,
+	};
+	struct sa_ctl ctl = {};
+	__u32 zero = 0;
+	int fd;
+
+	fd = bpf_map__fd(fp->skel->maps.layout);
+	if (bpf_map_update_elem(fd, &zero, &layout, BPF_ANY) < 0)
+		goto fail;
+	/* An earlier drain may have switched redirection off; starting the
+	 * daemon is the operator asking for the fast path again. */
+	fd = bpf_map__fd(fp->skel->maps.ctl);
+	if (bpf_map_lookup_elem(fd, &zero, &ctl) == 0 && ctl.draining)
+		p_info("redirect switch was off (an interrupted drain?); turning it on");
+	ctl.draining = 0;
+	if (bpf_map_update_elem(fd, &zero, &ctl, BPF_ANY) < 0)
+		goto fail;
+	return 0;
+fail:
+	p_err("can't write pinned state in '%s': %s", fp->pin_dir, strerror(errno));
+	return -errno;
+}
+
+/* Put @prog_fd into the pinned link @lfd in place of the program it runs. */
+static int link_update(int lfd, __u32 old_prog_id, int prog_fd, const char *what)
+{
+	LIBBPF_OPTS(bpf_link_update_opts, uo, .flags = BPF_F_REPLACE);
+	int old, err = 0;
+
+	old = bpf_prog_get_fd_by_id(old_prog_id);
+	if (old < 0) {
+		err = -errno;
+		p_err("can't open program id %u of the pinned %s link: %s", old_prog_id, what,
+		      strerror(-err));
+		return err;
+	}
+	uo.old_prog_fd = old;
+	if (bpf_link_update(lfd, prog_fd, &uo) < 0) {
+		err = -errno;
+		p_err("can't update the pinned %s link in place: %s (another process replaced "
+		      "its program meanwhile?)", what, strerror(-err));
+	}
+	close(old);
+	return err;
+}
+
+static int link_info(int lfd, struct bpf_link_info *info)
+{
+	__u32 len = sizeof(*info);
+
+	memset(info, 0, sizeof(*info));
+	return bpf_obj_get_info_by_fd(lfd, info, &len) < 0 ? -errno : 0;
+}
+
+/* The sockmap member of the union is missing from 6.1 headers; it starts
+ * with map_id, at the union's start, where cgroup.cgroup_id also starts. */
+static __u32 sockmap_link_map_id(const struct bpf_link_info *info)
+{
+	__u32 map_id;
+
+	memcpy(&map_id, &info->cgroup, sizeof(map_id));
+	return map_id;
+}
+
+static __u32 map_id_of(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) < 0 ? 0 : info.id;
+}
+
+static __u32 prog_id_of(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) < 0 ? 0 : info.id;
+}
+
+static int attach_msg(struct sa_fastpath *fp)
+{
+	int prog = bpf_program__fd(fp->skel->progs.sa_msg);
+	int map = bpf_map__fd(fp->skel->maps.sock_hash);
+	__u32 map_id = map_id_of(map);
+	struct bpf_link_info info;
+	char path[PATH_MAX];
+	int lfd, err;
+
+	err = sa_pin_path(path, fp->pin_dir, SA_PIN_LINK_MSG);
+	if (err)
+		return err;
+	if (fp->msg_attach == SA_MSG_ATTACH_LEGACY) {
+		if (access(path, F_OK) == 0) {
+			p_err("'%s' exists but the pinned layout records a legacy sk_msg attach; "
+			      "remove the pin dir (rm -r %s) and start again", path, fp->pin_dir);
+			return -EPROTO;
+		}
+		/* Replaces any program attached before, without a gap. */
+		if (bpf_prog_attach(prog, map, BPF_SK_MSG_VERDICT, 0) < 0) {
+			err = -errno;
+			p_err("can't attach sk_msg to map id %u: %s", map_id, strerror(-err));
+			return err;
+		}
+		return 0;
+	}
+
+	lfd = bpf_obj_get(path);
+	if (lfd >= 0) {
+		err = link_info(lfd, &info);
+		if (err || info.type != SA_BPF_LINK_TYPE_SOCKMAP) {
+			p_err("pinned link '%s' is not a sockmap link; remove it", path);
+			close(lfd);
+			return -EPROTO;
+		}
+		if (sockmap_link_map_id(&info) == map_id) {
+			err = link_update(lfd, info.prog_id, prog, "sk_msg");
+			if (err) {
+				close(lfd);
+				return err;
+			}
+			fp->msg_link_fd = lfd;
+			p_info("updated sk_msg link id %u in place", info.id);
+			return 0;
+		}
+		p_info("pinned sk_msg link id %u is %s; attaching a new one", info.id,
+		       sockmap_link_map_id(&info) ? "on another map" : "detached");
+		close(lfd);
+	}
+	lfd = bpf_link_create(prog, map, BPF_SK_MSG_VERDICT, NULL);
+	if (lfd < 0) {
+		err = -errno;
+		p_err("can't attach sk_msg to map id %u with a link: %s%s", map_id, strerror(-err),
+		      err == -EBUSY ? " (a program is attached to the map another way; "
+				      "remove the pin dir and start again)" : "");
+		return err;
+	}
+	err = pin_replace(lfd, fp->pin_dir, SA_PIN_LINK_MSG);
+	if (err) {
+		close(lfd);	/* never pinned: closing detaches it */
+		return err;
+	}
+	fp->msg_link_fd = lfd;
+	return 0;
+}
+
+static int attach_sockops(struct sa_fastpath *fp)
+{
+	int prog = bpf_program__fd(fp->skel->progs.sa_sockops);
+	struct bpf_link_info info;
+	char path[PATH_MAX];
+	int lfd, err;
+
+	err = sa_pin_path(path, fp->pin_dir, SA_PIN_LINK_SOCKOPS);
+	if (err)
+		return err;
+	lfd = bpf_obj_get(path);
+	if (lfd >= 0) {
+		err = link_info(lfd, &info);
+		if (err || info.type != BPF_LINK_TYPE_CGROUP ||
+		    info.cgroup.attach_type != BPF_CGROUP_SOCK_OPS) {
+			p_err("pinned link '%s' is not a cgroup sockops link; remove it", path);
+			close(lfd);
+			return -EPROTO;
+		}
+		if (info.cgroup.cgroup_id == fp->cgroup_id) {
+			err = link_update(lfd, info.prog_id, prog, "sockops");
+			if (err) {
+				close(lfd);
+				return err;
+			}
+			fp->sockops_link_fd = lfd;
+			p_info("updated sockops link id %u in place", info.id);
+			return 0;
+		}
+		if (info.cgroup.cgroup_id)
+			p_info("pinned sockops link id %u is attached to cgroup id %llu, not %s; "
+			       "moving it", info.id, (unsigned long long)info.cgroup.cgroup_id,
+			       fp->cgroup);
+		else
+			p_info("pinned sockops link id %u was detached; attaching again", info.id);
+		close(lfd);	/* the rename below drops the old link's last reference */
+	}
+	lfd = bpf_link_create(prog, fp->cgroup_fd, BPF_CGROUP_SOCK_OPS, NULL);
+	if (lfd < 0) {
+		err = -errno;
+		p_err("can't attach sockops to cgroup '%s': %s", fp->cgroup, strerror(-err));
+		return err;
+	}
+	err = pin_replace(lfd, fp->pin_dir, SA_PIN_LINK_SOCKOPS);
+	if (err) {
+		close(lfd);
+		return err;
+	}
+	fp->sockops_link_fd = lfd;
+	return 0;
+}
+
+int sa_fastpath_setup(const struct sa_fastpath_opts *o, struct sa_fastpath **out)
+{
+	struct sa_fastpath *fp;
+	struct pinned_state st;
+	pid_t holder = 0;
+	int err;
+
+	fp = calloc(1, sizeof(*fp));
+	if (!fp)
+		return -ENOMEM;
+	fp->lock_fd = fp->cgroup_fd = fp->sockops_link_fd = fp->msg_link_fd = -1;
+	snprintf(fp->pin_dir, sizeof(fp->pin_dir), "%s", o->pin_dir);
+	snprintf(fp->cgroup, sizeof(fp->cgroup), "%s", o->cgroup);
+
+	err = sa_pin_dir_prepare(o->pin_dir, true);
+	if (err)
+		goto cleanup;
+	fp->lock_fd = sa_pin_dir_lock(o->pin_dir, &holder);
+	if (fp->lock_fd < 0) {
+		err = fp->lock_fd;
+		if (err == -EWOULDBLOCK)
+			p_err("pin dir '%s' is in use by another sockacceld (pid %d); stop it "
+			      "first (systemctl stop sockaccel) or choose another --pin-dir",
+			      o->pin_dir, (int)holder);
+		goto cleanup;
+	}
+
+	err = inspect_pins(o, &st);
+	if (err)
+		goto cleanup;
+	if (st.layout.msg_attach == SA_MSG_ATTACH_LINK || st.layout.msg_attach == SA_MSG_ATTACH_LEGACY)
+		fp->msg_attach = st.layout.msg_attach;	/* keep what the map already has */
+	else
+		fp->msg_attach = o->sockmap_link ? SA_MSG_ATTACH_LINK : SA_MSG_ATTACH_LEGACY;
+
+	fp->cgroup_fd = open(o->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fp->cgroup_fd < 0 || sa_cgroup_id(o->cgroup, &fp->cgroup_id)) {
+		err = -errno;
+		p_err("can't open cgroup '%s': %s", o->cgroup, strerror(-err));
+		goto cleanup;
+	}
+
+	err = load_programs(fp, o);
+	if (err)
+		goto cleanup;
+	err = write_state(fp, &st);
+	if (err)
+		goto cleanup;
+	err = attach_msg(fp);
+	if (err)
+		goto cleanup;
+	err = attach_sockops(fp);
+	if (err)
+		goto cleanup;
+	/* Program pins: for inspection, and in legacy mode what keeps
+	 * sockaccel's sk_msg program findable. */
+	err = pin_replace(bpf_program__fd(fp->skel->progs.sa_msg), o->pin_dir, SA_PIN_PROG_MSG);
+	if (!err)
+		err = pin_replace(bpf_program__fd(fp->skel->progs.sa_sockops), o->pin_dir,
+				  SA_PIN_PROG_SOCKOPS);
+	if (err)
+		goto cleanup;
+
+	*out = fp;
+	fp = NULL;
+cleanup:
+	/* On failure, what was pinned stays pinned: it is consistent (maps and
+	 * links are only ever replaced whole) and the next start completes it. */
+	sa_fastpath_close(fp);
+	return err;
+}
+
+void sa_fastpath_close(struct sa_fastpath *fp)
+{
+	if (!fp)
+		return;
+	close_fd(&fp->sockops_link_fd);	/* pinned: closing does not detach */
+	close_fd(&fp->msg_link_fd);
+	close_fd(&fp->cgroup_fd);
+	sockaccel_bpf__destroy(fp->skel);
+	close_fd(&fp->lock_fd);
+	free(fp);
+}
+
+void sa_fastpath_info(const struct sa_fastpath *fp, struct sa_fastpath_info *info)
+{
+	struct bpf_link_info li;
+
+	memset(info, 0, sizeof(*info));
+	info->sock_hash_fd = bpf_map__fd(fp->skel->maps.sock_hash);
+	info->counters_fd = bpf_map__fd(fp->skel->maps.counters);
+	info->map_id = map_id_of(info->sock_hash_fd);
+	info->max_entries = bpf_map__max_entries(fp->skel->maps.sock_hash);
+	info->sockops_prog_id = prog_id_of(bpf_program__fd(fp->skel->progs.sa_sockops));
+	info->msg_prog_id = prog_id_of(bpf_program__fd(fp->skel->progs.sa_msg));
+	info->msg_legacy = fp->msg_attach == SA_MSG_ATTACH_LEGACY;
+	if (link_info(fp->sockops_link_fd, &li) == 0)
+		info->sockops_link_id = li.id;
+	if (fp->msg_link_fd >= 0 && link_info(fp->msg_link_fd, &li) == 0)
+		info->msg_link_id = li.id;
+}
+
+static bool prog_attached(int target_fd, enum bpf_attach_type type, __u32 prog_id)
+{
+	__u32 ids[64], cnt = 64, flags = 0;
+
+	if (bpf_prog_query(target_fd, type, 0, &flags, ids, &cnt) < 0)
+		return errno == EINVAL;	/* query unsupported here: cannot tell */
+	for (__u32 i = 0; i < cnt; i++)
+		if (ids[i] == prog_id)
+			return true;
+	return false;
+}
+
+int sa_fastpath_check(const struct sa_fastpath *fp, char *why, size_t len)
+{
+	struct sa_fastpath_info fi;
+	struct bpf_link_info li;
+	int problems = 0;
+	size_t off = 0;
+
+	why[0] = '\0';
+	sa_fastpath_info(fp, &fi);
+	if (link_info(fp->sockops_link_fd, &li) < 0 || li.cgroup.cgroup_id != fp->cgroup_id ||
+	    !prog_attached(fp->cgroup_fd, BPF_CGROUP_SOCK_OPS, li.prog_id)) {
+		problems++;
+		off += (size_t)snprintf(why + off, len - off,
+					"sockops is no longer attached to cgroup %s (link detached "
+					"by hand?): new connections are not accelerated; ",
+					fp->cgroup);
+	}
+	if (off < len && fp->msg_link_fd >= 0 &&
+	    (link_info(fp->msg_link_fd, &li) < 0 || sockmap_link_map_id(&li) != fi.map_id)) {
+		problems++;
+		off += (size_t)snprintf(why + off, len - off,
+					"sk_msg link is detached from map id %u: new connections "
+					"are inserted but not redirected; ", fi.map_id);
+	}
+	if (off < len && fp->msg_link_fd < 0 &&
+	    !prog_attached(fi.sock_hash_fd, BPF_SK_MSG_VERDICT, fi.msg_prog_id)) {
+		problems++;
+		snprintf(why + off, len - off, "sk_msg program id %u is not attached to map id %u; ",
+			 fi.msg_prog_id, fi.map_id);
+	}
+	return problems;
+}

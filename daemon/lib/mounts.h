@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+#ifndef SA_MOUNTS_H
+#define SA_MOUNTS_H
+
+#include <stdio.h>
+#include <linux/types.h>
+
+/*
+ * Find the first mount of filesystem type @fstype ("cgroup2", "bpf", ...)
+ * in a mountinfo stream (proc(5) format) and copy its mount point, with the
+ * octal escapes undone, into @buf. Returns 0, -ENOENT or -ENAMETOOLONG.
+ */
+int sa_mountinfo_find(FILE *mountinfo, const char *fstype, char *buf, size_t len);
+/* The same on /proc/self/mountinfo. */
+int sa_mount_find(const char *fstype, char *buf, size_t len);
+
+enum sa_fs_kind {
+	SA_FS_MISSING,		/* the path does not exist */
+	SA_FS_CGROUP2,
+	SA_FS_CGROUP1,
+	SA_FS_BPF,
+	SA_FS_OTHER,
+};
+
+/* statfs(2) @path; on SA_FS_OTHER *@magic holds f_type. */
+enum sa_fs_kind sa_fs_kind(const char *path, long *magic);
+const char *sa_fs_name(enum sa_fs_kind kind);
+
+/* The cgroup id the kernel reports (bpf_link_info, bpftool) for a cgroup2
+ * directory: its kernfs inode number. */
+int sa_cgroup_id(const char *path, __u64 *id);
+
+#endif

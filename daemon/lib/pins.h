@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+#ifndef SA_PINS_H
+#define SA_PINS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+/*
+ * The pin layout, in one place. Maps are pinned by libbpf under their BPF
+ * names (LIBBPF_PIN_BY_NAME in sockaccel.bpf.c); programs and links by us.
+ */
+#define SA_PIN_DIR_DEFAULT	"/sys/fs/bpf/sockaccel"
+#define SA_BPFFS_MOUNT_DEFAULT	"/sys/fs/bpf"
+
+#define SA_PIN_LAYOUT		"layout"
+#define SA_PIN_SOCK_HASH	"sock_hash"
+#define SA_PIN_COUNTERS		"counters"
+#define SA_PIN_CTL		"ctl"
+#define SA_PIN_LOCAL_ADDRS	"local_addrs"
+#define SA_PIN_PROG_SOCKOPS	"prog_sockops"
+#define SA_PIN_PROG_MSG		"prog_msg"
+#define SA_PIN_LINK_SOCKOPS	"link_sockops"
+#define SA_PIN_LINK_MSG		"link_msg"
+/* Suffix of a pin being replaced; renamed over the real name. */
+#define SA_PIN_TMP_SUFFIX	"__new"	/* bpffs refuses names with dots */
+
+enum sa_pin_kind { SA_PIN_MAP, SA_PIN_PROG, SA_PIN_LINK };
+
+struct sa_pin_desc {
+	const char *name;
+	enum sa_pin_kind kind;
+};
+
+extern const struct sa_pin_desc sa_pins[];
+extern const unsigned int sa_pins_cnt;
+
+/* The entry of sa_pins[] named @name, or NULL. */
+const struct sa_pin_desc *sa_pin_lookup(const char *name);
+
+/* "@dir/@name" into @buf (PATH_MAX); -ENAMETOOLONG when it does not fit. */
+int sa_pin_path(char *buf, const char *dir, const char *name);
+
+enum sa_pin_dir_state {
+	SA_PIN_DIR_READY,		/* exists on bpffs */
+	SA_PIN_DIR_CREATE,		/* parent is on bpffs; mkdir will do */
+	SA_PIN_DIR_MOUNT,		/* parent is SA_BPFFS_MOUNT_DEFAULT, nothing mounted */
+	SA_PIN_DIR_NOT_BPFFS,		/* dir or parent on another filesystem */
+	SA_PIN_DIR_NO_PARENT,		/* parent does not exist */
+	SA_PIN_DIR_TOO_LONG,
+};
+
+struct sa_pin_dir_plan {
+	enum sa_pin_dir_state state;
+	char checked[PATH_MAX];	/* the path whose filesystem decided it */
+	long magic;		/* its f_type */
+};
+
+/* What preparing @pin_dir would take; touches nothing. */
+void sa_pin_dir_plan(const char *pin_dir, struct sa_pin_dir_plan *plan);
+/* One line saying what is wrong with a failing plan and how to fix it. */
+int sa_pin_dir_plan_explain(const struct sa_pin_dir_plan *plan, const char *pin_dir,
+			    char *buf, size_t len);
+
+/*
+ * Make sure @pin_dir can hold pins: it (or, if it does not exist yet, its
+ * parent) must be on bpffs. When the parent is the conventional bpffs mount
+ * point and nothing is mounted there, mount bpffs as bpftool does, if
+ * @may_mount. Then create @pin_dir (0700). Errors are logged with the fix.
+ */
+int sa_pin_dir_prepare(const char *pin_dir, bool may_mount);
+
+/*
+ * Exclusive, non-blocking flock(2) on the pin dir itself, so that two
+ * daemons (or a daemon and a drain) never set up one pin dir at once.
+ * Returns the locked directory fd; the lock lives as long as it.
+ * -EWOULDBLOCK when held elsewhere: *@holder gets the holder's pid (or 0).
+ */
+int sa_pin_dir_lock(const char *pin_dir, pid_t *holder);
+
+/* Who holds a flock on the inode of @path, from a /proc/locks stream;
+ * 0 if nobody. Split out from sa_pin_dir_lock() for unit tests. */
+pid_t sa_proc_locks_holder(FILE *proc_locks, unsigned int major, unsigned int minor,
+			   unsigned long ino);
+
+#endif
