@@ -63,20 +63,6 @@ static int on_signal(struct daemon *d, int fd)
 	return 0;
 }
 
-/* The pins whose removal means "turn acceleration off". */
-static bool pin_gone(const char *pin_dir, const char **which)
-{
-	char path[PATH_MAX];
-
-	for (unsigned int i = 0; i < sa_pins_cnt; i++) {
-		if (sa_pin_path(path, pin_dir, sa_pins[i].name) == 0 && access(path, F_OK) != 0) {
-			*which = sa_pins[i].name;
-			return true;
-		}
-	}
-	return false;
-}
-
 static void turned_off(struct daemon *d, const char *what)
 {
 	p_info("%s was removed: acceleration turned off by the operator. New connections "
@@ -99,7 +85,8 @@ static int open_pin_watch(struct daemon *d)
 		return -1;
 	}
 	/* A removal between setup and the watch would otherwise go unseen. */
-	if (pin_gone(d->pin_dir, &which))
+	which = sa_fastpath_missing_pin(d->fp);
+	if (which)
 		turned_off(d, which);
 	return fd;
 }

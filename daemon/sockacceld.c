@@ -87,7 +87,22 @@ int main(int argc, char **argv)
 	fo.pin_dir = o.pin_dir;
 	fo.cgroup = pf.cgroup;
 	fo.max_conns = o.max_conns;
-	fo.sockmap_link = pf.sockmap_link;
+	switch (o.msg_attach) {
+	case SA_MSG_ATTACH_OPT_AUTO:
+		fo.sockmap_link = pf.sockmap_link;
+		break;
+	case SA_MSG_ATTACH_OPT_LINK:
+		if (!pf.sockmap_link) {
+			p_err("--msg-attach link: this kernel has no sockmap links (they need "
+			      "kernel >= 6.10); use --msg-attach auto or legacy");
+			return SA_EXIT_USAGE;
+		}
+		fo.sockmap_link = true;
+		break;
+	case SA_MSG_ATTACH_OPT_LEGACY:
+		fo.sockmap_link = false;
+		break;
+	}
 	err = sa_fastpath_setup(&fo, &fp);
 	if (err)
 		return exit_code_of(err);

@@ -57,6 +57,9 @@ void sa_daemon_usage(FILE *out, const char *prog)
 		"                       cgroup2 mount found in /proc/self/mountinfo)\n"
 		"  -p, --pin-dir DIR    where programs, maps and links are pinned (default %s)\n"
 		"  -m, --max-conns N    SOCKHASH capacity in sockets, %u..%u (default %u)\n"
+		"      --msg-attach auto|link|legacy\n"
+		"                       how sk_msg is attached to the map: a sockmap link\n"
+		"                       (kernel >= 6.10) or bpf_prog_attach (default auto)\n"
 		"      --preflight      run the checks, print a report, exit (0: all passed)\n"
 		"  -v, --verbose        debug lines and the libbpf log\n"
 		"  -h, --help           this text\n"
@@ -74,12 +77,13 @@ void sa_daemon_usage(FILE *out, const char *prog)
 
 int sa_daemon_opts_parse(int argc, char **argv, struct sa_daemon_opts *o, FILE *err)
 {
-	enum { OPT_PREFLIGHT = 256 };
+	enum { OPT_PREFLIGHT = 256, OPT_MSG_ATTACH };
 	static const struct option longopts[] = {
 		{ "cgroup", required_argument, NULL, 'c' },
 		{ "pin-dir", required_argument, NULL, 'p' },
 		{ "max-conns", required_argument, NULL, 'm' },
 		{ "preflight", no_argument, NULL, OPT_PREFLIGHT },
+		{ "msg-attach", required_argument, NULL, OPT_MSG_ATTACH },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -107,6 +111,19 @@ int sa_daemon_opts_parse(int argc, char **argv, struct sa_daemon_opts *o, FILE *
 			if (sa_parse_u32(optarg, SA_MAX_CONNS_MIN, SA_MAX_CONNS_MAX, &o->max_conns)) {
 				fprintf(err, "--max-conns: '%s' is not a number from %u to %u\n",
 					optarg, SA_MAX_CONNS_MIN, SA_MAX_CONNS_MAX);
+				return -EINVAL;
+			}
+			break;
+		case OPT_MSG_ATTACH:
+			if (strcmp(optarg, "auto") == 0) {
+				o->msg_attach = SA_MSG_ATTACH_OPT_AUTO;
+			} else if (strcmp(optarg, "link") == 0) {
+				o->msg_attach = SA_MSG_ATTACH_OPT_LINK;
+			} else if (strcmp(optarg, "legacy") == 0) {
+				o->msg_attach = SA_MSG_ATTACH_OPT_LEGACY;
+			} else {
+				fprintf(err, "--msg-attach: '%s' is not one of auto, link, legacy\n",
+					optarg);
 				return -EINVAL;
 			}
 			break;

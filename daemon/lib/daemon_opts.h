@@ -7,10 +7,17 @@
 #include <stdio.h>
 #include <linux/types.h>
 
+enum sa_msg_attach_opt {
+	SA_MSG_ATTACH_OPT_AUTO,		/* link when the kernel has sockmap links */
+	SA_MSG_ATTACH_OPT_LINK,
+	SA_MSG_ATTACH_OPT_LEGACY,
+};
+
 struct sa_daemon_opts {
 	char cgroup[PATH_MAX];	/* empty: the cgroup2 mount's root */
 	char pin_dir[PATH_MAX];
 	__u32 max_conns;
+	enum sa_msg_attach_opt msg_attach;
 	bool verbose;
 	bool preflight_only;
 	bool help;

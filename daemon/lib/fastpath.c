@@ -522,10 +522,15 @@ int sa_fastpath_setup(const struct sa_fastpath_opts *o, struct sa_fastpath **out
 	err = inspect_pins(o, &st);
 	if (err)
 		goto cleanup;
-	if (st.layout.msg_attach == SA_MSG_ATTACH_LINK || st.layout.msg_attach == SA_MSG_ATTACH_LEGACY)
-		fp->msg_attach = st.layout.msg_attach;	/* keep what the map already has */
-	else
-		fp->msg_attach = o->sockmap_link ? SA_MSG_ATTACH_LINK : SA_MSG_ATTACH_LEGACY;
+	fp->msg_attach = o->sockmap_link ? SA_MSG_ATTACH_LINK : SA_MSG_ATTACH_LEGACY;
+	if ((st.layout.msg_attach == SA_MSG_ATTACH_LINK ||
+	     st.layout.msg_attach == SA_MSG_ATTACH_LEGACY) && st.layout.msg_attach != fp->msg_attach) {
+		/* The pinned map already has its sk_msg program attached one
+		 * way; attaching it the other way too would fail with EBUSY. */
+		fp->msg_attach = st.layout.msg_attach;
+		p_info("keeping the pinned %s sk_msg attach; remove %s to change it",
+		       fp->msg_attach == SA_MSG_ATTACH_LINK ? "link" : "legacy", o->pin_dir);
+	}
 
 	fp->cgroup_fd = open(o->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fp->cgroup_fd < 0 || sa_cgroup_id(o->cgroup, &fp->cgroup_id)) {
@@ -592,6 +597,21 @@ void sa_fastpath_info(const struct sa_fastpath *fp, struct sa_fastpath_info *inf
 		info->sockops_link_id = li.id;
 	if (fp->msg_link_fd >= 0 && link_info(fp->msg_link_fd, &li) == 0)
 		info->msg_link_id = li.id;
+}
+
+const char *sa_fastpath_missing_pin(const struct sa_fastpath *fp)
+{
+	char path[PATH_MAX];
+
+	for (unsigned int i = 0; i < sa_pins_cnt; i++) {
+		const char *name = sa_pins[i].name;
+
+		if (fp->msg_attach == SA_MSG_ATTACH_LEGACY && strcmp(name, SA_PIN_LINK_MSG) == 0)
+			continue;
+		if (sa_pin_path(path, fp->pin_dir, name) == 0 && access(path, F_OK) != 0)
+			return name;
+	}
+	return NULL;
 }
 
 static bool prog_attached(int target_fd, enum bpf_attach_type type, __u32 prog_id)

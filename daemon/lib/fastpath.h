@@ -46,6 +46,9 @@ struct sa_fastpath_info {
 
 void sa_fastpath_info(const struct sa_fastpath *fp, struct sa_fastpath_info *info);
 
+/* The first pin this fast path relies on that is no longer there, or NULL. */
+const char *sa_fastpath_missing_pin(const struct sa_fastpath *fp);
+
 /*
  * Is everything still attached? 0 when healthy; otherwise a positive count
  * of problems, each described in @why.

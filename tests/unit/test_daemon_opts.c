@@ -28,6 +28,8 @@ static const struct opts_case cases[] = {
 	{ { "sockacceld", "--bogus" }, -EINVAL, "unknown option '--bogus'" },
 	{ { "sockacceld", "extra" }, -EINVAL, "unexpected argument 'extra'" },
 	{ { "sockacceld", "--preflight", "-v" }, 0, NULL },
+	{ { "sockacceld", "--msg-attach", "legacy" }, 0, NULL },
+	{ { "sockacceld", "--msg-attach", "both" }, -EINVAL, "not one of auto, link, legacy" },
 };
 
 int main(void)
@@ -62,5 +64,9 @@ int main(void)
 
 	sa_daemon_opts_parse(2, (char *[]){ "sockacceld", "--preflight", NULL }, &o, stderr);
 	CHECK(o.preflight_only, "--preflight");
+	CHECK_EQ(o.msg_attach, SA_MSG_ATTACH_OPT_AUTO, "default attach");
+	sa_daemon_opts_parse(3, (char *[]){ "sockacceld", "--msg-attach", "legacy", NULL }, &o,
+			     stderr);
+	CHECK_EQ(o.msg_attach, SA_MSG_ATTACH_OPT_LEGACY, "--msg-attach legacy");
 	return unit_done("test_daemon_opts");
 }
