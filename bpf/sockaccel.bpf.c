@@ -168,6 +168,11 @@ static __always_inline bool is_tfo_child(struct bpf_sock_ops *ops)
 	return tp && tp->fastopen_rsk;
 }
 
+static __always_inline bool is_probe(struct bpf_sock *sk)
+{
+	return sk && sk->mark == SA_PROBE_MARK;
+}
+
 SEC("sockops")
 int sa_sockops(struct bpf_sock_ops *ops)
 {
@@ -195,7 +200,7 @@ int sa_sockops(struct bpf_sock_ops *ops)
 	err = bpf_sock_hash_update(ops, &sock_hash, &key, BPF_NOEXIST);
 	switch (err) {
 	case 0:
-		count(c, SA_CNT_INSERTED, 1);
+		count(c, is_probe(ops->sk) ? SA_CNT_PROBE_INSERTED : SA_CNT_INSERTED, 1);
 		break;
 	case -7:	/* E2BIG: map full */
 		count(c, SA_CNT_INSERT_FULL, 1);
@@ -232,8 +237,12 @@ int sa_msg(struct sk_msg_md *msg)
 	/* On a miss the helper returns SK_DROP; returning that would drop the
 	 * data and fail the sender with EACCES. Always pass. */
 	if (bpf_msg_redirect_hash(msg, &sock_hash, &peer, BPF_F_INGRESS) == SK_PASS) {
-		count(c, SA_CNT_MSG_REDIRECTED, 1);
-		count(c, SA_CNT_BYTES_REDIRECTED, msg->size);
+		if (is_probe(msg->sk)) {
+			count(c, SA_CNT_PROBE_MSGS, 1);
+		} else {
+			count(c, SA_CNT_MSG_REDIRECTED, 1);
+			count(c, SA_CNT_BYTES_REDIRECTED, msg->size);
+		}
 	} else {
 		count(c, SA_CNT_MSG_PASSED, 1);
 	}

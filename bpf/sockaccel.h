@@ -29,6 +29,11 @@
 /* Room in the counters value so that adding a counter keeps the map compatible. */
 #define SA_COUNTERS_CAP		64u
 
+/* SO_MARK of the sockets "sockaccelctl status --probe" opens: their
+ * insertions and messages are counted apart, so a probe leaves the
+ * operator's counters as they were. */
+#define SA_PROBE_MARK		0x5acc0b0eu
+
 #define SA_AF_INET		2u
 #define SA_AF_INET6		10u
 
@@ -95,7 +100,9 @@ struct sa_ctl {
 	X(MSG_REDIRECTED, "msgs_redirected",	"messages redirected to the peer socket") \
 	X(MSG_PASSED,	 "msgs_passed",		"messages passed to TCP: peer not in the map") \
 	X(MSG_DRAINING,	 "msgs_draining",	"messages passed to TCP: redirect switched off") \
-	X(BYTES_REDIRECTED, "bytes_redirected",	"bytes redirected to the peer socket")
+	X(BYTES_REDIRECTED, "bytes_redirected",	"bytes redirected to the peer socket") \
+	X(PROBE_INSERTED, "probe_sockets_inserted", "probe sockets added to the SOCKHASH") \
+	X(PROBE_MSGS,	 "probe_msgs_redirected", "probe messages redirected")
 
 #define SA_CNT_ENUM(e, name, help) SA_CNT_##e,
 enum sa_counter {

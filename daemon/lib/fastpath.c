@@ -25,13 +25,11 @@
 
 #include "sockaccel.h"
 #include "sockaccel.skel.h"
+#include "bpfobj.h"
 #include "fastpath.h"
 #include "log.h"
 #include "mounts.h"
 #include "pins.h"
-
-/* Not in the 6.1 UAPI headers Debian 12 ships; stable kernel ABI. */
-#define SA_BPF_LINK_TYPE_SOCKMAP 14
 
 struct sa_fastpath {
 	struct sockaccel_bpf *skel;
@@ -57,36 +55,6 @@ static void close_fd(int *fd)
 	if (*fd >= 0)
 		close(*fd);
 	*fd = -1;
-}
-
-/* The anon inode name says what an fd is ("bpf-map", "bpf-prog",
- * "bpf-link"; "bpf_link" before 6.x); bpf_obj_get_info_by_fd would silently
- * fill another struct. */
-static bool fd_is(int fd, const char *what)
-{
-	char path[64], target[64];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n < 0)
-		return false;
-	target[n] = '\0';
-	if (strncmp(target, "anon_inode:", 11) != 0)
-		return false;
-	if (strcmp(what, "bpf-link") == 0 && strcmp(target + 11, "bpf_link") == 0)
-		return true;
-	return strcmp(target + 11, what) == 0;
-}
-
-static const char *kind_name(enum sa_pin_kind kind)
-{
-	return kind == SA_PIN_MAP ? "map" : kind == SA_PIN_PROG ? "program" : "link";
-}
-
-static const char *kind_inode(enum sa_pin_kind kind)
-{
-	return kind == SA_PIN_MAP ? "bpf-map" : kind == SA_PIN_PROG ? "bpf-prog" : "bpf-link";
 }
 
 static int pin_replace(int fd, const char *dir, const char *name)
@@ -126,7 +94,7 @@ static int read_layout(const char *path, struct sa_layout *layout)
 		p_err("can't open pinned layout '%s': %s", path, strerror(-err));
 		return err;
 	}
-	if (!fd_is(fd, "bpf-map") || bpf_obj_get_info_by_fd(fd, &info, &len) < 0 ||
+	if (!sa_fd_is(fd, SA_PIN_MAP) || bpf_obj_get_info_by_fd(fd, &info, &len) < 0 ||
 	    info.type != BPF_MAP_TYPE_ARRAY || info.key_size != 4 ||
 	    info.value_size != sizeof(*layout) || info.max_entries != 1) {
 		p_err("pin '%s' is not a sockaccel layout map; this pin dir holds objects "
@@ -155,9 +123,9 @@ static int check_pin_kind(const char *path, const struct sa_pin_desc *d)
 		      "remove it or choose another --pin-dir", path, strerror(-err));
 		return -EPROTO;
 	}
-	if (!fd_is(fd, kind_inode(d->kind))) {
+	if (!sa_fd_is(fd, d->kind)) {
 		p_err("pin '%s' is not a BPF %s as sockaccel pins it; something else replaced "
-		      "it: remove it or choose another --pin-dir", path, kind_name(d->kind));
+		      "it: remove it or choose another --pin-dir", path, sa_kind_name(d->kind));
 		err = -EPROTO;
 	}
 	close(fd);
@@ -340,45 +308,11 @@ static int link_update(int lfd, __u32 old_prog_id, int prog_fd, const char *what
 	return err;
 }
 
-static int link_info(int lfd, struct bpf_link_info *info)
-{
-	__u32 len = sizeof(*info);
-
-	memset(info, 0, sizeof(*info));
-	return bpf_obj_get_info_by_fd(lfd, info, &len) < 0 ? -errno : 0;
-}
-
-/* The sockmap member of the union is missing from 6.1 headers; it starts
- * with map_id, at the union's start, where cgroup.cgroup_id also starts. */
-static __u32 sockmap_link_map_id(const struct bpf_link_info *info)
-{
-	__u32 map_id;
-
-	memcpy(&map_id, &info->cgroup, sizeof(map_id));
-	return map_id;
-}
-
-static __u32 map_id_of(int fd)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-
-	return bpf_obj_get_info_by_fd(fd, &info, &len) < 0 ? 0 : info.id;
-}
-
-static __u32 prog_id_of(int fd)
-{
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
-
-	return bpf_obj_get_info_by_fd(fd, &info, &len) < 0 ? 0 : info.id;
-}
-
 static int attach_msg(struct sa_fastpath *fp)
 {
 	int prog = bpf_program__fd(fp->skel->progs.sa_msg);
 	int map = bpf_map__fd(fp->skel->maps.sock_hash);
-	__u32 map_id = map_id_of(map);
+	__u32 map_id = sa_map_id(map);
 	struct bpf_link_info info;
 	char path[PATH_MAX];
 	int lfd, err;
@@ -403,13 +337,13 @@ static int attach_msg(struct sa_fastpath *fp)
 
 	lfd = bpf_obj_get(path);
 	if (lfd >= 0) {
-		err = link_info(lfd, &info);
+		err = sa_link_info(lfd, &info);
 		if (err || info.type != SA_BPF_LINK_TYPE_SOCKMAP) {
 			p_err("pinned link '%s' is not a sockmap link; remove it", path);
 			close(lfd);
 			return -EPROTO;
 		}
-		if (sockmap_link_map_id(&info) == map_id) {
+		if (sa_sockmap_link_map_id(&info) == map_id) {
 			err = link_update(lfd, info.prog_id, prog, "sk_msg");
 			if (err) {
 				close(lfd);
@@ -420,7 +354,7 @@ static int attach_msg(struct sa_fastpath *fp)
 			return 0;
 		}
 		p_info("pinned sk_msg link id %u is %s; attaching a new one", info.id,
-		       sockmap_link_map_id(&info) ? "on another map" : "detached");
+		       sa_sockmap_link_map_id(&info) ? "on another map" : "detached");
 		close(lfd);
 	}
 	lfd = bpf_link_create(prog, map, BPF_SK_MSG_VERDICT, NULL);
@@ -452,7 +386,7 @@ static int attach_sockops(struct sa_fastpath *fp)
 		return err;
 	lfd = bpf_obj_get(path);
 	if (lfd >= 0) {
-		err = link_info(lfd, &info);
+		err = sa_link_info(lfd, &info);
 		if (err || info.type != BPF_LINK_TYPE_CGROUP ||
 		    info.cgroup.attach_type != BPF_CGROUP_SOCK_OPS) {
 			p_err("pinned link '%s' is not a cgroup sockops link; remove it", path);
@@ -588,14 +522,14 @@ void sa_fastpath_info(const struct sa_fastpath *fp, struct sa_fastpath_info *inf
 	memset(info, 0, sizeof(*info));
 	info->sock_hash_fd = bpf_map__fd(fp->skel->maps.sock_hash);
 	info->counters_fd = bpf_map__fd(fp->skel->maps.counters);
-	info->map_id = map_id_of(info->sock_hash_fd);
+	info->map_id = sa_map_id(info->sock_hash_fd);
 	info->max_entries = bpf_map__max_entries(fp->skel->maps.sock_hash);
-	info->sockops_prog_id = prog_id_of(bpf_program__fd(fp->skel->progs.sa_sockops));
-	info->msg_prog_id = prog_id_of(bpf_program__fd(fp->skel->progs.sa_msg));
+	info->sockops_prog_id = sa_prog_id(bpf_program__fd(fp->skel->progs.sa_sockops));
+	info->msg_prog_id = sa_prog_id(bpf_program__fd(fp->skel->progs.sa_msg));
 	info->msg_legacy = fp->msg_attach == SA_MSG_ATTACH_LEGACY;
-	if (link_info(fp->sockops_link_fd, &li) == 0)
+	if (sa_link_info(fp->sockops_link_fd, &li) == 0)
 		info->sockops_link_id = li.id;
-	if (fp->msg_link_fd >= 0 && link_info(fp->msg_link_fd, &li) == 0)
+	if (fp->msg_link_fd >= 0 && sa_link_info(fp->msg_link_fd, &li) == 0)
 		info->msg_link_id = li.id;
 }
 
@@ -614,18 +548,6 @@ const char *sa_fastpath_missing_pin(const struct sa_fastpath *fp)
 	return NULL;
 }
 
-static bool prog_attached(int target_fd, enum bpf_attach_type type, __u32 prog_id)
-{
-	__u32 ids[64], cnt = 64, flags = 0;
-
-	if (bpf_prog_query(target_fd, type, 0, &flags, ids, &cnt) < 0)
-		return errno == EINVAL;	/* query unsupported here: cannot tell */
-	for (__u32 i = 0; i < cnt; i++)
-		if (ids[i] == prog_id)
-			return true;
-	return false;
-}
-
 int sa_fastpath_check(const struct sa_fastpath *fp, char *why, size_t len)
 {
 	struct sa_fastpath_info fi;
@@ -635,8 +557,8 @@ int sa_fastpath_check(const struct sa_fastpath *fp, char *why, size_t len)
 
 	why[0] = '\0';
 	sa_fastpath_info(fp, &fi);
-	if (link_info(fp->sockops_link_fd, &li) < 0 || li.cgroup.cgroup_id != fp->cgroup_id ||
-	    !prog_attached(fp->cgroup_fd, BPF_CGROUP_SOCK_OPS, li.prog_id)) {
+	if (sa_link_info(fp->sockops_link_fd, &li) < 0 || li.cgroup.cgroup_id != fp->cgroup_id ||
+	    sa_prog_attached(fp->cgroup_fd, BPF_CGROUP_SOCK_OPS, li.prog_id, NULL) == 0) {
 		problems++;
 		off += (size_t)snprintf(why + off, len - off,
 					"sockops is no longer attached to cgroup %s (link detached "
@@ -644,14 +566,14 @@ int sa_fastpath_check(const struct sa_fastpath *fp, char *why, size_t len)
 					fp->cgroup);
 	}
 	if (off < len && fp->msg_link_fd >= 0 &&
-	    (link_info(fp->msg_link_fd, &li) < 0 || sockmap_link_map_id(&li) != fi.map_id)) {
+	    (sa_link_info(fp->msg_link_fd, &li) < 0 || sa_sockmap_link_map_id(&li) != fi.map_id)) {
 		problems++;
 		off += (size_t)snprintf(why + off, len - off,
 					"sk_msg link is detached from map id %u: new connections "
 					"are inserted but not redirected; ", fi.map_id);
 	}
 	if (off < len && fp->msg_link_fd < 0 &&
-	    !prog_attached(fi.sock_hash_fd, BPF_SK_MSG_VERDICT, fi.msg_prog_id)) {
+	    sa_prog_attached(fi.sock_hash_fd, BPF_SK_MSG_VERDICT, fi.msg_prog_id, NULL) == 0) {
 		problems++;
 		snprintf(why + off, len - off, "sk_msg program id %u is not attached to map id %u; ",
 			 fi.msg_prog_id, fi.map_id);

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* sockaccelctl disable / enable. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sockaccel.h"
+#include "ctl.h"
+#include "daemon_opts.h"
+#include "drain.h"
+#include "exitcodes.h"
+#include "fastpath.h"
+#include "preflight.h"
+
+#define DRAIN_GRACE_MS 50
+
+int do_disable(struct ctl *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "timeout", required_argument, NULL, 't' },
+		{},
+	};
+	struct sa_drain_opts o = { .pin_dir = c->pin_dir, .timeout_ms = 10000,
+				   .grace_ms = DRAIN_GRACE_MS };
+	struct sa_drain_result r;
+	__u32 secs;
+	int opt, err;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
+		if (opt != 't')
+			return ctl_bad_option(c, opt, argv, "disable");
+		if (sa_parse_u32(optarg, 0, 86400, &secs)) {
+			ctl_err(c, "disable --timeout: '%s' is not a number of seconds from 0 to 86400",
+				optarg);
+			return SA_CTL_USAGE;
+		}
+		o.timeout_ms = secs * 1000;
+	}
+	if (optind < argc) {
+		ctl_err(c, "disable: unexpected argument '%s'", argv[optind]);
+		return SA_CTL_USAGE;
+	}
+
+	err = sa_drain(&o, &r);
+	if (err == -EWOULDBLOCK) {
+		ctl_err(c, "sockacceld (pid %d) holds %s: stop it first (systemctl disable --now "
+			"sockaccel), then run disable again", (int)r.holder, c->pin_dir);
+		return SA_CTL_BUSY;
+	}
+	if (err) {
+		ctl_err(c, "disable failed: %s (the messages above say where; nothing that holds "
+			"data was removed)", strerror(-err));
+		return SA_CTL_FAIL;
+	}
+	if (c->json) {
+		jsonw_start_object(c->jw);
+		jsonw_bool_field(c->jw, "was_off", r.was_off);
+		jsonw_uint_field(c->jw, "entries", r.entries_before);
+		jsonw_uint_field(c->jw, "drained", r.deleted);
+		jsonw_uint_field(c->jw, "remaining", r.remaining);
+		jsonw_end_object(c->jw);
+	} else if (r.was_off) {
+		printf("the fast path was already off (%s holds no map)\n", c->pin_dir);
+	} else {
+		printf("disabled: %u sockets drained and removed from the map; pins removed\n",
+		       r.deleted);
+		if (r.remaining)
+			printf("%u sockets still hold redirected bytes their receivers have not read; "
+			       "they stay in the (unpinned) map, redirect nothing more, and leave it "
+			       "when they close\n", r.remaining);
+	}
+	return r.remaining ? SA_CTL_DRAINED_EXCEPT : SA_CTL_OK;
+}
+
+int do_enable(struct ctl *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "cgroup", required_argument, NULL, 'c' },
+		{ "max-conns", required_argument, NULL, 'm' },
+		{},
+	};
+	struct sa_fastpath_opts fo = { .pin_dir = c->pin_dir, .max_conns = SA_MAX_CONNS_DEFAULT };
+	struct sa_preflight_opts po = { .pin_dir = c->pin_dir };
+	struct sa_fastpath *fp = NULL;
+	struct sa_fastpath_info fi;
+	const struct sa_check *failed;
+	struct sa_preflight pf;
+	int opt, err;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			po.cgroup = optarg;
+			break;
+		case 'm':
+			if (sa_parse_u32(optarg, SA_MAX_CONNS_MIN, SA_MAX_CONNS_MAX, &fo.max_conns)) {
+				ctl_err(c, "enable --max-conns: '%s' is not a number from %u to %u",
+					optarg, SA_MAX_CONNS_MIN, SA_MAX_CONNS_MAX);
+				return SA_CTL_USAGE;
+			}
+			break;
+		default:
+			return ctl_bad_option(c, opt, argv, "enable");
+		}
+	}
+	if (optind < argc) {
+		ctl_err(c, "enable: unexpected argument '%s'", argv[optind]);
+		return SA_CTL_USAGE;
+	}
+	sa_preflight_run(&po, &pf);
+	failed = sa_preflight_first_failure(&pf);
+	if (failed) {
+		ctl_err(c, "preflight: %s: %s; fix: %s", failed->title, failed->detail, failed->fix);
+		return SA_CTL_FAIL;
+	}
+	fo.cgroup = pf.cgroup;
+	fo.sockmap_link = pf.sockmap_link;
+	err = sa_fastpath_setup(&fo, &fp);
+	if (err == -EWOULDBLOCK) {
+		ctl_err(c, "sockacceld holds %s: the fast path is already managed by it",
+			c->pin_dir);
+		return SA_CTL_BUSY;
+	}
+	if (err) {
+		ctl_err(c, "enable failed: %s", strerror(-err));
+		return SA_CTL_FAIL;
+	}
+	sa_fastpath_info(fp, &fi);
+	if (c->json) {
+		jsonw_start_object(c->jw);
+		jsonw_string_field(c->jw, "cgroup", pf.cgroup);
+		jsonw_uint_field(c->jw, "map_id", fi.map_id);
+		jsonw_string_field(c->jw, "msg_attach", fi.msg_legacy ? "legacy" : "link");
+		jsonw_end_object(c->jw);
+	} else {
+		printf("enabled: accelerating cgroup %s (map id %u, sk_msg %s); start sockacceld "
+		       "to have it watched\n", pf.cgroup, fi.map_id,
+		       fi.msg_legacy ? "legacy attach" : "link");
+	}
+	sa_fastpath_close(fp);
+	return SA_CTL_OK;
+}

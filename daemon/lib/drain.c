@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "sockaccel.h"
+#include "drain.h"
+#include "log.h"
+#include "pins.h"
+#include "sockdiag.h"
+
+#define DRAIN_POLL_MS 5
+
+static __u64 now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000 + (__u64)ts.tv_nsec / 1000000;
+}
+
+static int open_pinned(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (sa_pin_path(path, dir, name))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		fd = -errno;
+		p_err("can't open pinned %s '%s': %s", name, path, strerror(-fd));
+	}
+	return fd;
+}
+
+static int check_layout(const char *dir)
+{
+	struct sa_layout layout = {};
+	__u32 zero = 0;
+	int fd, err = 0;
+
+	fd = open_pinned(dir, SA_PIN_LAYOUT);
+	if (fd < 0)
+		return -EPROTO;
+	if (bpf_map_lookup_elem(fd, &zero, &layout) < 0 ||
+	    (layout.magic && (layout.magic != SA_LAYOUT_MAGIC ||
+			      layout.version != SA_LAYOUT_VERSION))) {
+		p_err("'%s' holds pinned layout version %u; this sockaccelctl drains version %u: "
+		      "use the sockaccelctl of that version", dir, layout.version, SA_LAYOUT_VERSION);
+		err = -EPROTO;
+	}
+	close(fd);
+	return err;
+}
+
+static int set_draining(const char *dir)
+{
+	struct sa_ctl ctl = {};
+	__u32 zero = 0;
+	int fd, err = 0;
+
+	fd = open_pinned(dir, SA_PIN_CTL);
+	if (fd < 0)
+		return fd;
+	bpf_map_lookup_elem(fd, &zero, &ctl);
+	ctl.draining = 1;
+	if (bpf_map_update_elem(fd, &zero, &ctl, BPF_ANY) < 0) {
+		err = -errno;
+		p_err("can't switch redirection off in '%s/%s': %s", dir, SA_PIN_CTL,
+		      strerror(-err));
+	}
+	close(fd);
+	return err;
+}
+
+struct entry {
+	struct sa_sock_key key;
+	__u64 cookie;
+	bool done;
+};
+
+static int collect(int map_fd, struct entry **out, size_t *cnt)
+{
+	struct sa_sock_key key, next;
+	struct entry *v = NULL, *tmp;
+	size_t n = 0, cap = 0;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(map_fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			tmp = realloc(v, cap * sizeof(*v));
+			if (!tmp) {
+				free(v);
+				return -ENOMEM;
+			}
+			v = tmp;
+		}
+		memset(&v[n], 0, sizeof(v[n]));
+		v[n].key = key;
+		if (bpf_map_lookup_elem(map_fd, &key, &v[n].cookie) == 0)
+			n++;	/* else the socket closed meanwhile */
+	}
+	*out = v;
+	*cnt = n;
+	return 0;
+}
+
+/* Delete the entries of netns @ns whose receivers hold nothing; the calling
+ * thread is in that netns. */
+static void drain_netns(int map_fd, struct entry *v, size_t n, __u64 ns, struct sa_drain_result *r)
+{
+	int diag = sa_sockdiag_open();
+
+	for (size_t i = 0; i < n; i++) {
+		__u32 rmem = 1;
+
+		if (v[i].done || v[i].key.netns != ns)
+			continue;
+		if (diag < 0 || sa_sock_rmem(diag, &v[i].key, v[i].cookie, &rmem) || rmem)
+			continue;	/* unread bytes, or cannot tell: keep it */
+		/* switch off + grace: nothing new lands here, so 0 stays 0 */
+		if (bpf_map_delete_elem(map_fd, &v[i].key) == 0)
+			r->deleted++;
+		v[i].done = true;
+	}
+	if (diag >= 0)
+		close(diag);
+}
+
+/*
+ * One pass over the map. sock_diag answers only for the caller's network
+ * namespace, so the thread visits each namespace that has entries (found by
+ * netns cookie among running processes) and comes back. Returns how many
+ * entries still hold bytes, or a negative errno.
+ */
+static int drain_pass(int map_fd, struct sa_drain_result *r)
+{
+	struct entry *v = NULL;
+	size_t n = 0;
+	__u64 self;
+	int orig, err, remaining = 0;
+
+	err = collect(map_fd, &v, &n);
+	if (err)
+		return err;
+	orig = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (orig < 0 || sa_netns_cookie_self(&self)) {
+		err = -errno;
+		goto cleanup;
+	}
+	drain_netns(map_fd, v, n, self, r);
+	for (size_t i = 0; i < n; i++) {
+		__u64 ns = v[i].key.netns;
+
+		if (v[i].done || ns == self)
+			continue;
+		if (sa_netns_enter(ns) == 0) {
+			drain_netns(map_fd, v, n, ns, r);
+			if (setns(orig, CLONE_NEWNET) < 0) {
+				err = -errno;
+				p_err("can't return to the original network namespace: %s",
+				      strerror(-err));
+				goto cleanup;
+			}
+		}
+		/* a namespace no process is in any more: mark its entries seen */
+		for (size_t j = i; j < n; j++)
+			if (v[j].key.netns == ns && !v[j].done) {
+				v[j].done = true;
+				remaining++;
+			}
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!v[i].done)
+			remaining++;
+cleanup:
+	if (orig >= 0)
+		close(orig);
+	free(v);
+	return err ? err : remaining;
+}
+
+static void remove_pins(const char *dir)
+{
+	char path[PATH_MAX];
+
+	/* links first, so nothing is attached while maps are unpinned */
+	static const char *const order[] = {
+		SA_PIN_LINK_SOCKOPS, SA_PIN_LINK_MSG, SA_PIN_PROG_SOCKOPS, SA_PIN_PROG_MSG,
+		SA_PIN_LOCAL_ADDRS, SA_PIN_COUNTERS, SA_PIN_CTL, SA_PIN_SOCK_HASH, SA_PIN_LAYOUT,
+	};
+
+	for (unsigned int i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if (sa_pin_path(path, dir, order[i]) == 0 && unlink(path) < 0 && errno != ENOENT)
+			p_warn("can't remove pin '%s': %s", path, strerror(errno));
+	if (rmdir(dir) < 0 && errno != ENOENT)
+		p_warn("can't remove pin dir '%s': %s (it holds something sockaccel did not "
+		       "create)", dir, strerror(errno));
+}
+
+int sa_drain(const struct sa_drain_opts *o, struct sa_drain_result *r)
+{
+	int lock_fd = -1, map_fd = -1, err;
+	char path[PATH_MAX];
+	__u64 deadline;
+
+	memset(r, 0, sizeof(*r));
+	if (access(o->pin_dir, F_OK) != 0) {
+		r->was_off = true;
+		return 0;
+	}
+	lock_fd = sa_pin_dir_lock(o->pin_dir, &r->holder);
+	if (lock_fd < 0) {
+		err = lock_fd;
+		goto cleanup;
+	}
+	err = sa_pin_path(path, o->pin_dir, SA_PIN_SOCK_HASH);
+	if (err)
+		goto cleanup;
+	if (access(path, F_OK) != 0) {
+		/* no map: nothing can be accelerated; just clear the pins */
+		remove_pins(o->pin_dir);
+		r->was_off = true;
+		goto cleanup;
+	}
+	err = check_layout(o->pin_dir);
+	if (err)
+		goto cleanup;
+	map_fd = open_pinned(o->pin_dir, SA_PIN_SOCK_HASH);
+	if (map_fd < 0) {
+		err = map_fd;
+		goto cleanup;
+	}
+
+	/* 1. no new insertions */
+	if (sa_pin_path(path, o->pin_dir, SA_PIN_LINK_SOCKOPS) == 0 && unlink(path) < 0 &&
+	    errno != ENOENT) {
+		err = -errno;
+		p_err("can't remove '%s' to stop insertions: %s", path, strerror(-err));
+		goto cleanup;
+	}
+	/* 2. no new redirects; queued ones are still read first, so order holds */
+	err = set_draining(o->pin_dir);
+	if (err)
+		goto cleanup;
+	usleep(o->grace_ms * 1000);
+
+	/* 3. delete entries whose receivers drained */
+	deadline = now_ms() + o->timeout_ms;
+	for (bool first = true;; first = false) {
+		__u32 before = r->deleted;
+		int remaining = drain_pass(map_fd, r);
+
+		if (remaining < 0) {
+			err = remaining;
+			p_err("drain pass over '%s' failed: %s", o->pin_dir, strerror(-err));
+			goto cleanup;
+		}
+		if (first)
+			r->entries_before = (__u32)remaining + r->deleted;
+		r->remaining = (__u32)remaining;
+		if (remaining == 0 || now_ms() >= deadline)
+			break;
+		if (r->deleted == before)
+			usleep(DRAIN_POLL_MS * 1000);
+	}
+
+	/* 4. the pins; entries left stay until their sockets close */
+	remove_pins(o->pin_dir);
+cleanup:
+	if (map_fd >= 0)
+		close(map_fd);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	return err;
+}
