@@ -65,6 +65,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } local_addrs SEC(".maps");
 
+/* Port policy, one byte per port (enum sa_port_rule); filled by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ports SEC(".maps");
+
 static __always_inline struct sa_counters *counters_get(void)
 {
 	__u32 zero = 0;
@@ -173,6 +182,38 @@ static __always_inline bool is_probe(struct bpf_sock *sk)
 	return sk && sk->mark == SA_PROBE_MARK;
 }
 
+static __always_inline __u8 port_rule(__u32 port)
+{
+	__u8 *r = bpf_map_lookup_elem(&ports, &port);
+
+	return r ? *r : SA_PORT_DEFAULT;
+}
+
+/*
+ * Both ends of a connection see the same two ports, so they reach the same
+ * answer: either port excluded means no; with a port list, either port
+ * listed means yes.
+ */
+static __always_inline bool policy_allows(const struct sa_sock_key *k)
+{
+	struct sa_ctl *sw;
+	__u32 zero = 0;
+	__u8 a, b;
+
+	sw = bpf_map_lookup_elem(&ctl, &zero);
+	if (!sw)
+		return true;
+	if ((sw->policy & SA_POLICY_NO_IPV6) && k->family == SA_AF_INET6)
+		return false;
+	a = port_rule(k->sport);
+	b = port_rule(k->dport);
+	if (a == SA_PORT_EXCLUDE || b == SA_PORT_EXCLUDE)
+		return false;
+	if (sw->policy & SA_POLICY_PORTS_LISTED)
+		return a == SA_PORT_INCLUDE || b == SA_PORT_INCLUDE;
+	return true;
+}
+
 SEC("sockops")
 int sa_sockops(struct bpf_sock_ops *ops)
 {
@@ -190,6 +231,10 @@ int sa_sockops(struct bpf_sock_ops *ops)
 	c = counters_get();
 	if (!peer_is_local(&key)) {
 		count(c, SA_CNT_SKIP_REMOTE, 1);
+		return 1;
+	}
+	if (!policy_allows(&key)) {
+		count(c, SA_CNT_SKIP_POLICY, 1);
 		return 1;
 	}
 	if (op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB && is_tfo_child(ops)) {

@@ -80,9 +80,28 @@ struct sa_layout {
 /* Value of the one-entry "ctl" map, read by the programs on every call. A
  * zeroed value is the normal running state. reserved[] keeps room for
  * settings later programs read without breaking the pinned map. */
+enum sa_policy_flags {
+	SA_POLICY_PORTS_LISTED	= 1 << 0,	/* only ports marked SA_PORT_INCLUDE */
+	SA_POLICY_NO_IPV6	= 1 << 1,	/* leave IPv6 connections on TCP */
+};
+
 struct sa_ctl {
 	__u32 draining;		/* 1: sk_msg passes everything to TCP */
-	__u32 reserved[7];
+	__u32 policy;		/* enum sa_policy_flags, read by sockops */
+	__u32 reserved[6];
+};
+
+/* Values of the "ports" array (one __u8 per port number). */
+enum sa_port_rule {
+	SA_PORT_DEFAULT = 0,
+	SA_PORT_INCLUDE = 1,
+	SA_PORT_EXCLUDE = 2,
+};
+
+/* Sources of a local_addrs entry (its value is a bitmask of them). */
+enum sa_local_source {
+	SA_LOCAL_HOST	= 1 << 0,	/* an address of this host, from rtnetlink */
+	SA_LOCAL_CONFIG	= 1 << 1,	/* local_cidrs in sockaccel.conf */
 };
 
 /*
@@ -97,6 +116,7 @@ struct sa_ctl {
 	X(INSERT_OTHER,	 "insert_other",	"insertions refused: other error")	\
 	X(SKIP_REMOTE,	 "skipped_remote",	"sockets not inserted: peer not on this host") \
 	X(SKIP_TFO,	 "skipped_tfo",		"sockets not inserted: TCP Fast Open child") \
+	X(SKIP_POLICY,	 "skipped_policy",	"sockets not inserted: port or IPv6 policy") \
 	X(MSG_REDIRECTED, "msgs_redirected",	"messages redirected to the peer socket") \
 	X(MSG_PASSED,	 "msgs_passed",		"messages passed to TCP: peer not in the map") \
 	X(MSG_DRAINING,	 "msgs_draining",	"messages passed to TCP: redirect switched off") \

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * One epoll loop. Each event source is a row of the table below: how to
- * open its fd and which handler reads it. Handlers do the work; nothing
- * runs in signal context (signals arrive through a signalfd).
+ * One epoll loop. Each event source is a row of the table at the end: how
+ * to open its fd and which handler reads it. Nothing runs in signal
+ * context: signals arrive through a signalfd.
  */
 #include <errno.h>
 #include <limits.h>
@@ -22,23 +22,63 @@
 #include "log.h"
 #include "loop.h"
 #include "pins.h"
+#include "rtnl.h"
 
 #define HEALTH_INTERVAL_S 5
 
-struct daemon {
-	struct sa_fastpath *fp;
-	const char *pin_dir;
-	const char *cgroup;
-	bool unhealthy;		/* last health check failed */
+struct loop {
+	struct sa_daemon *d;
+	bool unhealthy;		/* the last health check failed */
 	bool stop;
 	int exit_code;
 };
 
-static int open_signals(struct daemon *d)
+/* An event source's open() returns this when it is not needed here. */
+#define SOURCE_UNUSED (-2)
+
+static void notify_status(struct loop *l)
+{
+	struct sa_fastpath_info fi;
+	__u64 cnt[SA_CNT_MAX] = {};
+
+	sa_fastpath_info(l->d->fp, &fi);
+	sa_counters_read(fi.counters_fd, cnt);
+	sd_notifyf(0, "STATUS=%s cgroup %s, %llu sockets inserted, %s attach",
+		   l->unhealthy ? "DEGRADED: see the log;" : "accelerating", l->d->cgroup,
+		   (unsigned long long)cnt[SA_CNT_INSERTED], fi.msg_legacy ? "legacy" : "link");
+}
+
+/* SIGHUP: re-read the configuration; a bad file leaves the old policy. */
+static void reload(struct loop *l)
+{
+	struct sa_daemon *d = l->d;
+	struct sa_config c;
+	char err[PATH_MAX + 512];
+
+	sd_notify(0, "RELOADING=1");
+	if (sa_daemon_settings(d->opts, &c, err, sizeof(err))) {
+		p_err("reload: %s; the previous policy stays in force", err);
+	} else if (sa_policy_apply_config(d->policy, &c) == 0) {
+		if (strcmp(c.pin_dir, d->config.pin_dir) || c.max_conns != d->config.max_conns ||
+		    (c.cgroup[0] && strcmp(c.cgroup, d->cgroup)))
+			p_warn("reload: cgroup, pin_dir and max_conns take effect at the next "
+			       "start (systemctl restart sockaccel)");
+		d->config = c;
+		p_info("reload: policy updated (%u port rules, %u excluded, %u local prefixes, "
+		       "IPv6 %s)", c.n_ports, c.n_exclude, sa_policy_local_count(d->policy),
+		       c.ipv6 ? "on" : "off");
+	} else {
+		p_err("reload: the policy maps could not be written; restart sockacceld");
+	}
+	sd_notify(0, "READY=1");
+	notify_status(l);
+}
+
+static int open_signals(struct loop *l)
 {
 	sigset_t set;
 
-	/* Blocked since main() began; read here instead. */
+	/* blocked since main() began; read here instead */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
@@ -46,32 +86,31 @@ static int open_signals(struct daemon *d)
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-static int on_signal(struct daemon *d, int fd)
+static void on_signal(struct loop *l, int fd)
 {
 	struct signalfd_siginfo si;
 
 	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			p_info("SIGHUP: nothing to reload");
+			reload(l);
 			continue;
 		}
 		p_info("%s: exiting; the fast path stays pinned and attached (remove %s to "
-		       "turn it off)", strsignal((int)si.ssi_signo), d->pin_dir);
-		d->stop = true;
-		d->exit_code = SA_EXIT_OK;
+		       "turn it off)", strsignal((int)si.ssi_signo), l->d->config.pin_dir);
+		l->stop = true;
+		l->exit_code = SA_EXIT_OK;
 	}
-	return 0;
 }
 
-static void turned_off(struct daemon *d, const char *what)
+static void turned_off(struct loop *l, const char *what)
 {
 	p_info("%s was removed: acceleration turned off by the operator. New connections "
 	       "use plain TCP; accelerated ones keep working until they close. Exiting.", what);
-	d->stop = true;
-	d->exit_code = SA_EXIT_OK;
+	l->stop = true;
+	l->exit_code = SA_EXIT_OK;
 }
 
-static int open_pin_watch(struct daemon *d)
+static int open_pin_watch(struct loop *l)
 {
 	const char *which;
 	int fd;
@@ -79,47 +118,72 @@ static int open_pin_watch(struct daemon *d)
 	fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	if (fd < 0)
 		return -1;
-	if (inotify_add_watch(fd, d->pin_dir, IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF |
-			      IN_MOVE_SELF | IN_ONLYDIR) < 0) {
+	if (inotify_add_watch(fd, l->d->config.pin_dir, IN_DELETE | IN_MOVED_FROM |
+			      IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR) < 0) {
 		close(fd);
 		return -1;
 	}
-	/* A removal between setup and the watch would otherwise go unseen. */
-	which = sa_fastpath_missing_pin(d->fp);
+	/* a removal between setup and the watch would otherwise go unseen */
+	which = sa_fastpath_missing_pin(l->d->fp);
 	if (which)
-		turned_off(d, which);
+		turned_off(l, which);
 	return fd;
 }
 
-static int on_pins_changed(struct daemon *d, int fd)
+static void on_pins_changed(struct loop *l, int fd)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	ssize_t n;
 
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		for (char *p = buf; p < buf + n;) {
+		for (char *p = buf; p < buf + n && !l->stop;) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 
 			if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED))
-				turned_off(d, d->pin_dir);
+				turned_off(l, l->d->config.pin_dir);
 			else if (ev->len && sa_pin_lookup(ev->name))
-				turned_off(d, ev->name);
+				turned_off(l, ev->name);
 			p += sizeof(*ev) + ev->len;
-			if (d->stop)
-				return 0;
 		}
 	}
-	return 0;
 }
 
-static int open_health_timer(struct daemon *d)
+void sa_daemon_on_addr(void *arg, const struct sa_cidr *a, bool add)
+{
+	struct sa_daemon *d = arg;
+	int err = sa_policy_host_addr(d->policy, a, add);
+
+	if (err)
+		p_warn("can't %s a host address in local_addrs: %s", add ? "add" : "remove",
+		       strerror(-err));
+}
+
+static int open_rtnl(struct loop *l)
+{
+	return l->d->rtnl_fd;	/* opened and dumped by main() before READY */
+}
+
+static void on_rtnl(struct loop *l, int fd)
+{
+	int err = sa_rtnl_read(fd, sa_daemon_on_addr, l->d);
+
+	if (err == -ENOBUFS) {
+		/* events were dropped: start over from a full dump */
+		p_warn("address events overran; reading all addresses again");
+		sa_rtnl_request_dump(fd);
+	} else if (err < 0) {
+		p_warn("reading address events: %s", strerror(-err));
+	}
+}
+
+static int open_timer(__u64 usec)
 {
 	struct itimerspec its = {
-		.it_interval = { .tv_sec = HEALTH_INTERVAL_S },
-		.it_value = { .tv_sec = HEALTH_INTERVAL_S },
+		.it_interval = { .tv_sec = (time_t)(usec / 1000000), .tv_nsec = (long)(usec % 1000000) * 1000 },
 	};
 	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 
+	its.it_value = its.it_interval;
 	if (fd >= 0 && timerfd_settime(fd, 0, &its, NULL) < 0) {
 		close(fd);
 		return -1;
@@ -127,51 +191,68 @@ static int open_health_timer(struct daemon *d)
 	return fd;
 }
 
-static void notify_status(struct daemon *d)
+static bool timer_fired(int fd)
 {
-	struct sa_fastpath_info fi;
-	__u64 cnt[SA_CNT_MAX] = {};
+	__u64 ticks;
 
-	sa_fastpath_info(d->fp, &fi);
-	sa_counters_read(fi.counters_fd, cnt);
-	sd_notifyf(0, "STATUS=%s cgroup %s, %llu sockets inserted, %s attach",
-		   d->unhealthy ? "DEGRADED:" : "accelerating", d->cgroup,
-		   (unsigned long long)cnt[SA_CNT_INSERTED], fi.msg_legacy ? "legacy" : "link");
+	return read(fd, &ticks, sizeof(ticks)) == sizeof(ticks);
 }
 
-static int on_health_timer(struct daemon *d, int fd)
+static int open_health_timer(struct loop *l)
+{
+	return open_timer((__u64)HEALTH_INTERVAL_S * 1000000);
+}
+
+static void on_health_timer(struct loop *l, int fd)
 {
 	char why[512];
-	__u64 ticks;
 	int problems;
 
-	if (read(fd, &ticks, sizeof(ticks)) < 0 && errno == EAGAIN)
-		return 0;
-	problems = sa_fastpath_check(d->fp, why, sizeof(why));
-	if (problems && !d->unhealthy)
+	if (!timer_fired(fd))
+		return;
+	problems = sa_fastpath_check(l->d->fp, why, sizeof(why));
+	if (problems && !l->unhealthy)
 		p_warn("health check: %srestart sockacceld to attach again", why);
-	else if (!problems && d->unhealthy)
+	else if (!problems && l->unhealthy)
 		p_info("health check: the fast path is attached again");
-	d->unhealthy = problems > 0;
-	notify_status(d);
-	return 0;
+	l->unhealthy = problems > 0;
+	notify_status(l);
+}
+
+/* WatchdogSec=: ping at half the interval, and only while healthy, so that
+ * systemd restarts a daemon whose fast path came apart or that hangs. */
+static int open_watchdog(struct loop *l)
+{
+	uint64_t usec = 0;
+
+	if (sd_watchdog_enabled(0, &usec) <= 0 || usec < 2)
+		return SOURCE_UNUSED;	/* no WatchdogSec= */
+	return open_timer(usec / 2);
+}
+
+static void on_watchdog(struct loop *l, int fd)
+{
+	if (timer_fired(fd) && !l->unhealthy)
+		sd_notify(0, "WATCHDOG=1");
 }
 
 static const struct event_source {
 	const char *name;
-	int (*open)(struct daemon *d);
-	int (*handle)(struct daemon *d, int fd);
+	int (*open)(struct loop *l);	/* fd, SOURCE_UNUSED, or -1 with errno */
+	void (*handle)(struct loop *l, int fd);
 } sources[] = {
 	{ "signalfd", open_signals, on_signal },
-	{ "inotify on the pin dir", open_pin_watch, on_pins_changed },
-	{ "health timer", open_health_timer, on_health_timer },
+	{ "inotify watch on the pin dir", open_pin_watch, on_pins_changed },
+	{ "rtnetlink address monitor", open_rtnl, on_rtnl },
+	{ "health check timer", open_health_timer, on_health_timer },
+	{ "watchdog timer", open_watchdog, on_watchdog },
 };
 
 #define N_SOURCES (sizeof(sources) / sizeof(sources[0]))
 
-int sa_daemon_loop(struct sa_fastpath *fp, const char *pin_dir, const char *cgroup)
+int sa_daemon_loop(struct sa_daemon *d)
 {
-	struct daemon d = { .fp = fp, .pin_dir = pin_dir, .cgroup = cgroup };
+	struct loop l = { .d = d };
 	int fds[N_SOURCES], epfd;
 	unsigned int i;
 
@@ -179,22 +260,26 @@ int sa_daemon_loop(struct sa_fastpath *fp, const char *pin_dir, const char *cgro
 		fds[i] = -1;
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (epfd < 0) {
-		p_err("can't create epoll fd: %s", strerror(errno));
+		p_err("can't create an epoll fd: %s", strerror(errno));
 		return SA_EXIT_FAILURE;
 	}
 	for (i = 0; i < N_SOURCES; i++) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
 
-		fds[i] = sources[i].open(&d);
+		fds[i] = sources[i].open(&l);
+		if (fds[i] == SOURCE_UNUSED) {
+			fds[i] = -1;
+			continue;
+		}
 		if (fds[i] < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, fds[i], &ev) < 0) {
 			p_err("can't set up the %s: %s", sources[i].name, strerror(errno));
-			d.exit_code = SA_EXIT_FAILURE;
+			l.exit_code = SA_EXIT_FAILURE;
 			goto cleanup;
 		}
 	}
 
-	notify_status(&d);
-	while (!d.stop) {
+	notify_status(&l);
+	while (!l.stop) {
 		struct epoll_event evs[N_SOURCES];
 		int n = epoll_wait(epfd, evs, N_SOURCES, -1);
 
@@ -202,19 +287,19 @@ int sa_daemon_loop(struct sa_fastpath *fp, const char *pin_dir, const char *cgro
 			continue;
 		if (n < 0) {
 			p_err("epoll_wait: %s", strerror(errno));
-			d.exit_code = SA_EXIT_FAILURE;
+			l.exit_code = SA_EXIT_FAILURE;
 			break;
 		}
-		for (int k = 0; k < n && !d.stop; k++) {
+		for (int k = 0; k < n && !l.stop; k++) {
 			i = evs[k].data.u32;
-			sources[i].handle(&d, fds[i]);
+			sources[i].handle(&l, fds[i]);
 		}
 	}
 cleanup:
 	sd_notify(0, "STOPPING=1");
 	for (i = N_SOURCES; i-- > 0;)
-		if (fds[i] >= 0)
+		if (fds[i] >= 0 && fds[i] != d->rtnl_fd)	/* main() owns that one */
 			close(fds[i]);
 	close(epfd);
-	return d.exit_code;
+	return l.exit_code;
 }

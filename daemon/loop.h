@@ -2,12 +2,29 @@
 #ifndef SA_LOOP_H
 #define SA_LOOP_H
 
+#include "config.h"
+#include "daemon_opts.h"
 #include "fastpath.h"
+#include "policy.h"
+
+/* What the running daemon works with; owned by main(). */
+struct sa_daemon {
+	const struct sa_daemon_opts *opts;	/* to re-read the config on reload */
+	struct sa_config config;		/* in force */
+	const char *cgroup;			/* resolved by preflight */
+	struct sa_fastpath *fp;
+	struct sa_policy *policy;
+	int rtnl_fd;				/* address monitor, dumped once already */
+};
+
+/* Host address callback for sa_rtnl_read(): @arg is the struct sa_daemon. */
+void sa_daemon_on_addr(void *arg, const struct sa_cidr *a, bool add);
 
 /*
- * sockacceld's event loop: signals, changes in the pin dir, the periodic
- * health check. Returns the process exit status (enum sa_exit).
+ * sockacceld's event loop: signals, changes in the pin dir, this host's
+ * addresses, the health check and the systemd watchdog. Returns the exit
+ * status (enum sa_exit).
  */
-int sa_daemon_loop(struct sa_fastpath *fp, const char *pin_dir, const char *cgroup);
+int sa_daemon_loop(struct sa_daemon *d);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "sockaccel.h"
+#include "config.h"
 #include "daemon_opts.h"
 #include "pins.h"
 
@@ -53,6 +54,7 @@ void sa_daemon_usage(FILE *out, const char *prog)
 		"The fast path stays in place when sockacceld stops; remove the pin dir to turn\n"
 		"it off.\n"
 		"\n"
+		"  -C, --config FILE    settings and policy (default %s; may be absent)\n"
 		"  -c, --cgroup PATH    cgroup2 directory to accelerate (default: the root of the\n"
 		"                       cgroup2 mount found in /proc/self/mountinfo)\n"
 		"  -p, --pin-dir DIR    where programs, maps and links are pinned (default %s)\n"
@@ -70,15 +72,34 @@ void sa_daemon_usage(FILE *out, const char *prog)
 		"  %s --cgroup /sys/fs/cgroup/app.slice --max-conns 16384\n"
 		"  rm -r %s          # turn acceleration off (live connections keep working)\n"
 		"\n"
+		"Options given here override the configuration file. SIGHUP re-reads the file\n"
+		"and updates the policy in place.\n"
 		"Exit codes are listed in sockacceld(8) and docs/operations.md.\n",
-		prog, SA_PIN_DIR_DEFAULT, SA_MAX_CONNS_MIN, SA_MAX_CONNS_MAX, SA_MAX_CONNS_DEFAULT,
+		prog, SA_CONFIG_DEFAULT, SA_PIN_DIR_DEFAULT, SA_MAX_CONNS_MIN, SA_MAX_CONNS_MAX, SA_MAX_CONNS_DEFAULT,
 		prog, prog, SA_PIN_DIR_DEFAULT);
+}
+
+int sa_daemon_settings(const struct sa_daemon_opts *o, struct sa_config *c, char *err,
+		       size_t len)
+{
+	int ret = sa_config_load(o->config, o->config_set, c, err, len);
+
+	if (ret)
+		return ret;
+	if (o->cgroup[0])
+		snprintf(c->cgroup, sizeof(c->cgroup), "%s", o->cgroup);
+	if (o->pin_dir_set)
+		snprintf(c->pin_dir, sizeof(c->pin_dir), "%s", o->pin_dir);
+	if (o->max_conns_set)
+		c->max_conns = o->max_conns;
+	return 0;
 }
 
 int sa_daemon_opts_parse(int argc, char **argv, struct sa_daemon_opts *o, FILE *err)
 {
 	enum { OPT_PREFLIGHT = 256, OPT_MSG_ATTACH };
 	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'C' },
 		{ "cgroup", required_argument, NULL, 'c' },
 		{ "pin-dir", required_argument, NULL, 'p' },
 		{ "max-conns", required_argument, NULL, 'm' },
@@ -93,12 +114,18 @@ int sa_daemon_opts_parse(int argc, char **argv, struct sa_daemon_opts *o, FILE *
 
 	memset(o, 0, sizeof(*o));
 	strcpy(o->pin_dir, SA_PIN_DIR_DEFAULT);
+	strcpy(o->config, SA_CONFIG_DEFAULT);
 	o->max_conns = SA_MAX_CONNS_DEFAULT;
 
 	optind = 0;	/* GNU: full re-initialisation */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":c:p:m:vhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":C:c:p:m:vhV", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'C':
+			if (set_path(o->config, optarg, "--config", err))
+				return -EINVAL;
+			o->config_set = true;
+			break;
 		case 'c':
 			if (set_path(o->cgroup, optarg, "--cgroup", err))
 				return -EINVAL;
@@ -106,6 +133,7 @@ int sa_daemon_opts_parse(int argc, char **argv, struct sa_daemon_opts *o, FILE *
 		case 'p':
 			if (set_path(o->pin_dir, optarg, "--pin-dir", err))
 				return -EINVAL;
+			o->pin_dir_set = true;
 			break;
 		case 'm':
 			if (sa_parse_u32(optarg, SA_MAX_CONNS_MIN, SA_MAX_CONNS_MAX, &o->max_conns)) {
@@ -113,6 +141,7 @@ int sa_daemon_opts_parse(int argc, char **argv, struct sa_daemon_opts *o, FILE *
 					optarg, SA_MAX_CONNS_MIN, SA_MAX_CONNS_MAX);
 				return -EINVAL;
 			}
+			o->max_conns_set = true;
 			break;
 		case OPT_MSG_ATTACH:
 			if (strcmp(optarg, "auto") == 0) {

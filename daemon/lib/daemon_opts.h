@@ -14,9 +14,13 @@ enum sa_msg_attach_opt {
 };
 
 struct sa_daemon_opts {
-	char cgroup[PATH_MAX];	/* empty: the cgroup2 mount's root */
+	char config[PATH_MAX];	/* sockaccel.conf to read */
+	bool config_set;	/* named on the command line: must exist */
+	char cgroup[PATH_MAX];	/* empty: not given */
 	char pin_dir[PATH_MAX];
+	bool pin_dir_set;
 	__u32 max_conns;
+	bool max_conns_set;
 	enum sa_msg_attach_opt msg_attach;
 	bool verbose;
 	bool preflight_only;
@@ -31,6 +35,12 @@ struct sa_daemon_opts {
  */
 int sa_daemon_opts_parse(int argc, char **argv, struct sa_daemon_opts *o, FILE *err);
 void sa_daemon_usage(FILE *out, const char *prog);
+
+struct sa_config;
+/* The settings in force: the configuration file (o->config; absent is
+ * fine unless named with --config), then what the command line gave. */
+int sa_daemon_settings(const struct sa_daemon_opts *o, struct sa_config *c, char *err,
+		       size_t len);
 
 /* Strict decimal in [min, max]; -EINVAL or -ERANGE otherwise. */
 int sa_parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);

@@ -522,6 +522,9 @@ void sa_fastpath_info(const struct sa_fastpath *fp, struct sa_fastpath_info *inf
 	memset(info, 0, sizeof(*info));
 	info->sock_hash_fd = bpf_map__fd(fp->skel->maps.sock_hash);
 	info->counters_fd = bpf_map__fd(fp->skel->maps.counters);
+	info->ctl_fd = bpf_map__fd(fp->skel->maps.ctl);
+	info->ports_fd = bpf_map__fd(fp->skel->maps.ports);
+	info->local_addrs_fd = bpf_map__fd(fp->skel->maps.local_addrs);
 	info->map_id = sa_map_id(info->sock_hash_fd);
 	info->max_entries = bpf_map__max_entries(fp->skel->maps.sock_hash);
 	info->sockops_prog_id = sa_prog_id(bpf_program__fd(fp->skel->progs.sa_sockops));

@@ -42,6 +42,9 @@ struct sa_fastpath_info {
 	bool msg_legacy;
 	int counters_fd;	/* owned by the fast path; do not close */
 	int sock_hash_fd;	/* likewise */
+	int ctl_fd;
+	int ports_fd;
+	int local_addrs_fd;
 };
 
 void sa_fastpath_info(const struct sa_fastpath *fp, struct sa_fastpath_info *info);

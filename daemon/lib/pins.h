@@ -18,6 +18,7 @@
 #define SA_PIN_COUNTERS		"counters"
 #define SA_PIN_CTL		"ctl"
 #define SA_PIN_LOCAL_ADDRS	"local_addrs"
+#define SA_PIN_PORTS		"ports"
 #define SA_PIN_PROG_SOCKOPS	"prog_sockops"
 #define SA_PIN_PROG_MSG		"prog_msg"
 #define SA_PIN_LINK_SOCKOPS	"link_sockops"

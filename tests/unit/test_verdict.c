@@ -33,6 +33,15 @@ static void healthy(struct sa_state *st)
 	st->bpf_stats_enabled = 1;
 }
 
+static struct sa_pin_state *pin(struct sa_state *st, const char *name)
+{
+	for (unsigned int i = 0; i < st->n_pins; i++)
+		if (strcmp(st->pins[i].name, name) == 0)
+			return &st->pins[i];
+	fprintf(stderr, "no pin %s\n", name);
+	return &st->pins[0];
+}
+
 static bool has(const struct sa_verdict_report *r, const char *text)
 {
 	for (unsigned int i = 0; i < r->n_reasons; i++)
@@ -69,7 +78,7 @@ int main(void)
 	CHECK(has_note(&r, "bpf_stats_enabled=1"), "how to turn stats on");
 
 	healthy(&st);
-	st.pins[7].present = false;	/* link_sockops removed by hand */
+	pin(&st, "link_sockops")->present = false;	/* removed by hand */
 	st.sockops_attached = false;
 	sa_verdict_judge(&st, NULL, &r);
 	CHECK_EQ(r.verdict, SA_VERDICT_DEGRADED, "cgroup link removed");
@@ -83,7 +92,7 @@ int main(void)
 
 	healthy(&st);
 	st.msg_legacy = true;
-	st.pins[8].present = false;	/* legacy attach pins no link_msg */
+	pin(&st, "link_msg")->present = false;	/* legacy attach pins no link */
 	sa_verdict_judge(&st, NULL, &r);
 	CHECK_EQ(r.verdict, SA_VERDICT_HEALTHY, "legacy without link_msg is fine");
 

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+#ifndef SA_CONFIG_H
+#define SA_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <linux/types.h>
+
+#define SA_CONFIG_DEFAULT	"/etc/sockaccel/sockaccel.conf"
+#define SA_PORT_RANGES_MAX	64
+#define SA_CIDRS_MAX		64
+
+struct sa_port_range {
+	__u16 lo, hi;		/* inclusive */
+};
+
+struct sa_cidr {
+	__u32 family;		/* SA_AF_INET or SA_AF_INET6 */
+	__u32 addr[4];		/* network order; IPv4 in [0] */
+	__u32 prefixlen;	/* 0..32 or 0..128 */
+};
+
+/*
+ * sockaccel.conf(5): "key = value" lines, '#' comments, every key at most
+ * once. Lists are comma-separated.
+ */
+struct sa_config {
+	char cgroup[PATH_MAX];		/* "" = the cgroup2 mount's root */
+	char pin_dir[PATH_MAX];
+	__u32 max_conns;
+	bool ipv6;
+	unsigned int n_ports;		/* 0: every port */
+	struct sa_port_range ports[SA_PORT_RANGES_MAX];
+	unsigned int n_exclude;
+	struct sa_port_range exclude[SA_PORT_RANGES_MAX];
+	unsigned int n_cidrs;
+	struct sa_cidr cidrs[SA_CIDRS_MAX];
+	/* which keys the file set, so the command line can tell what it overrides */
+	bool set_cgroup, set_pin_dir, set_max_conns;
+};
+
+void sa_config_defaults(struct sa_config *c);
+
+/*
+ * Parse @f (named @name in messages) into @c, on top of what @c holds.
+ * On error returns -EINVAL and writes "FILE:LINE: key 'K': what is wrong;
+ * accepted: ..." into @err.
+ */
+int sa_config_parse(FILE *f, const char *name, struct sa_config *c, char *err, size_t len);
+
+/*
+ * Defaults, then @path. A missing file is an error only when @must_exist
+ * (named on the command line); the default path may be absent.
+ */
+int sa_config_load(const char *path, bool must_exist, struct sa_config *c, char *err,
+		   size_t len);
+
+/* Does the port policy let a connection between these ports be accelerated?
+ * The same answer on both ends: either port may match. */
+bool sa_config_port_allowed(const struct sa_config *c, __u16 a, __u16 b);
+
+#endif

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* sockaccel.conf parsing: a table of files and what each must give. */
+#include <errno.h>
+#include <stdio.h>
+#include <arpa/inet.h>
+
+#include "sockaccel.h"
+#include "config.h"
+#include "daemon_opts.h"
+#include "unit.h"
+
+struct conf_case {
+	const char *text;
+	int ret;
+	const char *err_has;
+};
+
+static const struct conf_case cases[] = {
+	{ "", 0, NULL },
+	{ "# only a comment\n\n   \n", 0, NULL },
+	{ "cgroup = /sys/fs/cgroup/app.slice\npin_dir=/sys/fs/bpf/x # trailing\n", 0, NULL },
+	{ "max_conns = 1024\nports = 6379, 8000-8100\nexclude_ports = 22\n", 0, NULL },
+	{ "local_cidrs = 172.17.0.0/16, fd00::/8, 10.0.0.1\nipv6 = no\n", 0, NULL },
+	{ "bogus = 1\n", -EINVAL, "t.conf:1: key 'bogus': unknown key; accepted: cgroup," },
+	{ "max_conns = 1\n", -EINVAL, "t.conf:1: key 'max_conns'" },
+	{ "\n\nmax_conns = lots\n", -EINVAL, "t.conf:3: key 'max_conns'" },
+	{ "ports = 0\n", -EINVAL, "'0' is not a port" },
+	{ "ports = 70000\n", -EINVAL, "'70000' is not a port" },
+	{ "ports = 90-80\n", -EINVAL, "backwards" },
+	{ "ports = 80,,\n", -EINVAL, "is not a port" },
+	{ "exclude_ports =\n", -EINVAL, "no value" },
+	{ "local_cidrs = 10.0.0.0/33\n", -EINVAL, "prefix length" },
+	{ "local_cidrs = example.com\n", -EINVAL, "is not an address" },
+	{ "ipv6 = maybe\n", -EINVAL, "accepted: yes, no" },
+	{ "cgroup = relative\n", -EINVAL, "accepted: an absolute path" },
+	{ "just words\n", -EINVAL, "is not a setting" },
+	{ "ipv6 = yes\nipv6 = no\n", -EINVAL, "t.conf:2: key 'ipv6': set twice" },
+};
+
+static int parse(const char *text, struct sa_config *c, char *err, size_t len)
+{
+	FILE *f = fmemopen((void *)text, strlen(text) ? strlen(text) : 1, "r");
+	int ret;
+
+	sa_config_defaults(c);
+	ret = sa_config_parse(f, "t.conf", c, err, len);
+	fclose(f);
+	return ret;
+}
+
+int main(void)
+{
+	struct sa_daemon_opts o;
+	struct sa_config c;
+	char err[512];
+	__u32 a;
+
+	for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = '\0';
+		CHECK_EQ(parse(cases[i].text, &c, err, sizeof(err)), cases[i].ret, cases[i].text);
+		if (cases[i].err_has && !strstr(err, cases[i].err_has)) {
+			unit_failures++;
+			fprintf(stderr, "FAIL: '%s' not in '%s'\n", cases[i].err_has, err);
+		}
+	}
+
+	CHECK_EQ(parse("ports = 6379, 8000-8100\nexclude_ports = 8050\n", &c, err, sizeof(err)), 0,
+		 "policy");
+	CHECK_EQ(c.n_ports, 2, "two ranges");
+	CHECK(sa_config_port_allowed(&c, 40000, 6379), "listed server port");
+	CHECK(sa_config_port_allowed(&c, 8100, 50000), "range end inclusive");
+	CHECK(!sa_config_port_allowed(&c, 40000, 5432), "not listed");
+	CHECK(!sa_config_port_allowed(&c, 8050, 6379), "excluded wins");
+
+	CHECK_EQ(parse("local_cidrs = 172.17.0.0/16, fd00::/8, 10.0.0.1\n", &c, err, sizeof(err)),
+		 0, "cidrs");
+	CHECK_EQ(c.n_cidrs, 3, "three prefixes");
+	inet_pton(AF_INET, "172.17.0.0", &a);
+	CHECK(c.cidrs[0].family == SA_AF_INET && c.cidrs[0].addr[0] == a &&
+	      c.cidrs[0].prefixlen == 16, "v4 prefix");
+	CHECK(c.cidrs[1].family == SA_AF_INET6 && c.cidrs[1].prefixlen == 8, "v6 prefix");
+	CHECK_EQ(c.cidrs[2].prefixlen, 32, "bare address is a /32");
+
+	CHECK_EQ(parse("", &c, err, sizeof(err)), 0, "defaults");
+	CHECK(c.ipv6 && c.max_conns == SA_MAX_CONNS_DEFAULT && c.n_ports == 0, "defaults");
+
+	/* the default file may be absent; a named one may not */
+	CHECK_EQ(sa_config_load("/nonexistent/sockaccel.conf", false, &c, err, sizeof(err)), 0,
+		 "missing default file");
+	CHECK_EQ(sa_config_load("/nonexistent/sockaccel.conf", true, &c, err, sizeof(err)),
+		 -ENOENT, "missing named file");
+	CHECK(strstr(err, "/nonexistent/sockaccel.conf") != NULL, "names the file");
+
+	/* the command line overrides the file */
+	sa_daemon_opts_parse(5, (char *[]){ "sockacceld", "--config", "/nonexistent/x.conf",
+					    "--max-conns", "8", NULL }, &o, stderr);
+	CHECK_EQ(sa_daemon_settings(&o, &c, err, sizeof(err)), -ENOENT, "named config missing");
+	sa_daemon_opts_parse(3, (char *[]){ "sockacceld", "--max-conns", "8", NULL }, &o, stderr);
+	strcpy(o.config, "/nonexistent/default.conf");
+	CHECK_EQ(sa_daemon_settings(&o, &c, err, sizeof(err)), 0, "default config absent");
+	CHECK_EQ(c.max_conns, 8, "command line wins");
+	return unit_done("test_config");
+}
