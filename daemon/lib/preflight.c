@@ -118,7 +118,7 @@ static void check_bpf(const struct sa_preflight_opts *o, struct sa_preflight *pf
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct d[2] = {};
-	bool admin, bpf, net_admin;
+	bool admin, bpf, net_admin, perfmon;
 	int fd, err;
 
 	if (syscall(SYS_capget, &hdr, d) < 0)
@@ -126,6 +126,7 @@ static void check_bpf(const struct sa_preflight_opts *o, struct sa_preflight *pf
 	admin = has_cap(d, CAP_SYS_ADMIN);
 	bpf = has_cap(d, CAP_BPF);
 	net_admin = has_cap(d, CAP_NET_ADMIN);
+	perfmon = has_cap(d, CAP_PERFMON);
 
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sa_probe", 4, 4, 1, NULL);
 	if (fd >= 0) {
@@ -137,8 +138,16 @@ static void check_bpf(const struct sa_preflight_opts *o, struct sa_preflight *pf
 			     "or grant CAP_BPF CAP_NET_ADMIN CAP_PERFMON");
 			return;
 		}
-		set_detail(c, "bpf() usable (CAP_SYS_ADMIN %s, CAP_BPF %s, CAP_NET_ADMIN %s)",
-			   admin ? "yes" : "no", bpf ? "yes" : "no", net_admin ? "yes" : "no");
+		if (!admin && !perfmon) {
+			set_detail(c, "bpf() works but CAP_PERFMON is missing");
+			fail(c, SA_EXIT_NO_PRIVILEGE,
+			     "the sockops program reads a kernel field through BTF, which needs "
+			     "CAP_PERFMON; grant CAP_BPF CAP_NET_ADMIN CAP_PERFMON");
+			return;
+		}
+		set_detail(c, "bpf() usable (CAP_SYS_ADMIN %s, CAP_BPF %s, CAP_NET_ADMIN %s, "
+			   "CAP_PERFMON %s)", admin ? "yes" : "no", bpf ? "yes" : "no",
+			   net_admin ? "yes" : "no", perfmon ? "yes" : "no");
 		c->state = SA_CHECK_PASS;
 		return;
 	}
