@@ -22,7 +22,8 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://localhost/sockaccel")
 # dpkg-shlibdeps derives libbpf1, libelf1, libsystemd0, zlib1g and libc6
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "systemd, libelf1")
+# procps: /bin/kill for ExecReload=
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "systemd, libelf1, procps")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   ${CMAKE_SOURCE_DIR}/scripts/deb/conffiles

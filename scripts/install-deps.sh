@@ -4,7 +4,8 @@
 set -eu
 
 PKGS="build-essential cmake pkg-config clang llvm bpftool \
-libbpf-dev libelf-dev zlib1g-dev libsystemd-dev iproute2 procps"
+libbpf-dev libelf-dev zlib1g-dev libsystemd-dev iproute2 procps \
+systemd-container debootstrap lintian"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps: must run as root (apt-get install)" >&2

@@ -285,26 +285,36 @@ fail:
 	return -errno;
 }
 
-/* Put @prog_fd into the pinned link @lfd in place of the program it runs. */
-static int link_update(int lfd, __u32 old_prog_id, int prog_fd, const char *what)
+/*
+ * Put @prog_fd into the pinned link @lfd in place of the program it runs.
+ * BPF_F_REPLACE needs an fd of the old program; the pinned program is it
+ * (opening it by id would need CAP_SYS_ADMIN). When that pin is missing or
+ * holds another program, update without the guard: we hold the pin dir
+ * lock, so nobody else is updating.
+ */
+static int link_update(struct sa_fastpath *fp, int lfd, __u32 old_prog_id, const char *prog_pin,
+		       int prog_fd, const char *what)
 {
-	LIBBPF_OPTS(bpf_link_update_opts, uo, .flags = BPF_F_REPLACE);
-	int old, err = 0;
+	LIBBPF_OPTS(bpf_link_update_opts, uo);
+	char path[PATH_MAX];
+	int old = -1, err = 0;
 
-	old = bpf_prog_get_fd_by_id(old_prog_id);
-	if (old < 0) {
-		err = -errno;
-		p_err("can't open program id %u of the pinned %s link: %s", old_prog_id, what,
-		      strerror(-err));
-		return err;
+	if (sa_pin_path(path, fp->pin_dir, prog_pin) == 0)
+		old = bpf_obj_get(path);
+	if (old >= 0 && sa_fd_is(old, SA_PIN_PROG) && sa_prog_id(old) == old_prog_id) {
+		uo.flags = BPF_F_REPLACE;
+		uo.old_prog_fd = old;
+	} else {
+		p_debug("pin '%s' is not the program of the %s link (id %u); updating it "
+			"without BPF_F_REPLACE", path, what, old_prog_id);
 	}
-	uo.old_prog_fd = old;
 	if (bpf_link_update(lfd, prog_fd, &uo) < 0) {
 		err = -errno;
-		p_err("can't update the pinned %s link in place: %s (another process replaced "
-		      "its program meanwhile?)", what, strerror(-err));
+		p_err("can't update the pinned %s link in place: %s%s", what, strerror(-err),
+		      err == -EPERM ? " (its program was replaced by someone else meanwhile)" : "");
 	}
-	close(old);
+	if (old >= 0)
+		close(old);
 	return err;
 }
 
@@ -344,7 +354,7 @@ static int attach_msg(struct sa_fastpath *fp)
 			return -EPROTO;
 		}
 		if (sa_sockmap_link_map_id(&info) == map_id) {
-			err = link_update(lfd, info.prog_id, prog, "sk_msg");
+			err = link_update(fp, lfd, info.prog_id, SA_PIN_PROG_MSG, prog, "sk_msg");
 			if (err) {
 				close(lfd);
 				return err;
@@ -394,7 +404,8 @@ static int attach_sockops(struct sa_fastpath *fp)
 			return -EPROTO;
 		}
 		if (info.cgroup.cgroup_id == fp->cgroup_id) {
-			err = link_update(lfd, info.prog_id, prog, "sockops");
+			err = link_update(fp, lfd, info.prog_id, SA_PIN_PROG_SOCKOPS, prog,
+					  "sockops");
 			if (err) {
 				close(lfd);
 				return err;

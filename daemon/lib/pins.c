@@ -49,7 +49,8 @@ static int mount_bpffs(const char *target)
 	if (mount("bpf", target, "bpf", 0, "mode=0700") < 0) {
 		int err = -errno;
 
-		p_err("can't mount bpffs at '%s': %s (mount it by hand: mount -t bpf bpf %s)",
+		p_err("can't mount bpffs at '%s': %s (mount it first: mount -t bpf bpf %s; "
+		      "sockaccel-bpffs.service does that under systemd)",
 		      target, strerror(-err), target);
 		return err;
 	}
@@ -127,8 +128,11 @@ int sa_pin_dir_prepare(const char *pin_dir, bool may_mount)
 	case SA_PIN_DIR_CREATE:
 		break;
 	case SA_PIN_DIR_MOUNT:
-		if (may_mount && mount_bpffs(plan.checked) == 0)
+		if (may_mount) {
+			if (mount_bpffs(plan.checked))
+				return -ENOTDIR;	/* it said why and how */
 			break;
+		}
 		/* fall through */
 	default:
 		sa_pin_dir_plan_explain(&plan, pin_dir, why, sizeof(why));
