@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential cmake pkg-config clang llvm bpftool \
 libbpf-dev libelf-dev zlib1g-dev libsystemd-dev iproute2 procps \
-systemd-container debootstrap lintian"
+systemd-container debootstrap lintian qemu-system-x86 busybox-static kmod"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps: must run as root (apt-get install)" >&2

@@ -15,14 +15,11 @@ build=$(realpath "$1")
 sa_stream=$(realpath "$2")
 src=$(cd "$(dirname "$0")/../.." && pwd)
 
-PACKAGES="systemd,systemd-sysv,dbus,libbpf1,libelf1,libsystemd0,iproute2,procps,man-db"
-SUITE=bookworm
-
 fail() { echo "FAIL: $*" >&2; dump_logs; exit 1; }
 step() { echo "== $*"; }
 
 # --- preconditions: say what is missing, never skip silently ----------------
-for tool in systemd-nspawn debootstrap nsenter; do
+for tool in systemd-nspawn nsenter; do
 	command -v "$tool" >/dev/null || { echo "FAIL: $tool missing (scripts/install-deps.sh installs it)" >&2; exit 1; }
 done
 [ "$(id -u)" = 0 ] || { echo "FAIL: needs root (systemd-nspawn, bpf)" >&2; exit 1; }
@@ -36,19 +33,7 @@ step "building the Debian package"
 deb=$(ls "$build"/deb/sockaccel_*.deb | head -1)
 
 # --- the rootfs cache --------------------------------------------------------
-key=$(echo "$SUITE $PACKAGES" | sha256sum | cut -c1-12)
-cache="$build/rootfs-cache/$key"
-mirror=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-[ -n "$mirror" ] || mirror=$(awk '$1 == "deb" { print $2; exit }' /etc/apt/sources.list 2>/dev/null || true)
-[ -n "$mirror" ] || { echo "FAIL: no Debian mirror in the host's apt sources" >&2; exit 1; }
-if [ ! -e "$cache/.complete" ]; then
-	step "debootstrap $SUITE into $cache (once; about a minute)"
-	rm -rf "$cache"
-	mkdir -p "$cache"
-	debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$cache/root" "$mirror" \
-		>"$cache/debootstrap.log" 2>&1 || { tail -20 "$cache/debootstrap.log"; echo "FAIL: debootstrap" >&2; exit 1; }
-	touch "$cache/.complete"
-fi
+lower=$("$src/tests/lib/rootfs.sh" "$build/rootfs-cache") || exit 1
 
 # --- one run's overlay, cgroups and container --------------------------------
 run=$(mktemp -d /tmp/sockaccel-systest.XXXXXX)
@@ -87,7 +72,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 mkdir -p "$run/upper" "$run/work" "$root"
-mount -t overlay overlay -o "lowerdir=$cache/root,upperdir=$run/upper,workdir=$run/work" "$root"
+mount -t overlay overlay -o "lowerdir=$lower,upperdir=$run/upper,workdir=$run/work" "$root"
 mkdir -p "$cg2/$cgname" ${cg1:+"$cg1/$cgname"}
 
 dump_logs() {
