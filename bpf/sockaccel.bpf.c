@@ -20,6 +20,29 @@ struct tcp_sock {
 	struct request_sock *fastopen_rsk;
 } __attribute__((preserve_access_index));
 
+#ifndef SA_NO_MEM_BOUND
+/* The peer socket and its receive memory, for the per-connection bound.
+ * Every level carries the attribute so the whole access path relocates. */
+struct atomic___sa {
+	int counter;
+} __attribute__((preserve_access_index));
+
+struct sock_backlog___sa {
+	struct atomic___sa rmem_alloc;
+} __attribute__((preserve_access_index));
+
+struct sock {
+	int sk_rcvbuf;
+	struct sock_backlog___sa sk_backlog;
+} __attribute__((preserve_access_index));
+
+struct sk_msg {
+	struct sock *sk_redir;
+} __attribute__((preserve_access_index));
+
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+#endif
+
 /* Every map is pinned by name under the pin dir and reused by later loads:
  * sockets keep the program they were inserted with, and that program must
  * keep seeing the same switch and counters as the newest one. */
@@ -54,6 +77,15 @@ struct {
 	__type(value, struct sa_ctl);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ctl SEC(".maps");
+
+/* Per sending socket: has this direction fallen back to TCP? */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sa_sk_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sk_state SEC(".maps");
 
 /* Non-loopback addresses that count as "on this host"; filled by user space. */
 struct {
@@ -263,11 +295,49 @@ int sa_sockops(struct bpf_sock_ops *ops)
 	return 1;
 }
 
+#ifndef SA_NO_MEM_BOUND
+/*
+ * After a redirect: if the peer now holds more than the limit, this
+ * direction falls back to TCP for good. TCP's flow control then blocks the
+ * sender, which redirection never does (the kernel charges ingress redirects
+ * only against the global tcp_mem). It must be sticky: the receiver reads
+ * its redirected queue before anything TCP delivers, so switching back
+ * would reorder the stream. The bound is soft by the one message that
+ * crossed it, which is already queued.
+ */
+static __always_inline void check_bound(struct sk_msg_md *msg, const struct sa_ctl *sw,
+					struct sa_counters *c)
+{
+	struct sk_msg *kmsg = bpf_cast_to_kern_ctx(msg);
+	struct sa_sk_state *st;
+	struct sock *peer;
+	int limit;
+
+	peer = kmsg->sk_redir;
+	if (!peer)
+		return;
+	/* sk_rcvbuf of a redirect-only receiver never grows (TCP autotuning
+	 * sees no traffic), so the limit is at least what user space set:
+	 * by default tcp_rmem's maximum, what TCP would let the socket hold */
+	limit = peer->sk_rcvbuf;
+	if (sw && (int)sw->queue_limit > limit)
+		limit = (int)sw->queue_limit;
+	if (peer->sk_backlog.rmem_alloc.counter <= limit)
+		return;
+	st = bpf_sk_storage_get(&sk_state, msg->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (st && !st->fallback) {
+		st->fallback = 1;
+		count(c, SA_CNT_FALLBACKS, 1);
+	}
+}
+#endif
+
 SEC("sk_msg")
 int sa_msg(struct sk_msg_md *msg)
 {
 	struct sa_sock_key peer = {};
 	struct sa_counters *c = counters_get();
+	struct sa_sk_state *st;
 	struct sa_ctl *sw;
 	__u32 zero = 0;
 
@@ -275,6 +345,13 @@ int sa_msg(struct sk_msg_md *msg)
 	if (sw && sw->draining) {
 		count(c, SA_CNT_MSG_DRAINING, 1);
 		return SK_PASS;
+	}
+	if (msg->sk) {
+		st = bpf_sk_storage_get(&sk_state, msg->sk, 0, 0);
+		if (st && st->fallback) {
+			count(c, SA_CNT_MSG_FALLBACK, 1);
+			return SK_PASS;
+		}
 	}
 	if (!SA_KEY_FILL(&peer, msg, remote, local))
 		return SK_PASS;
@@ -288,6 +365,9 @@ int sa_msg(struct sk_msg_md *msg)
 			count(c, SA_CNT_MSG_REDIRECTED, 1);
 			count(c, SA_CNT_BYTES_REDIRECTED, msg->size);
 		}
+#ifndef SA_NO_MEM_BOUND
+		check_bound(msg, sw, c);
+#endif
 	} else {
 		count(c, SA_CNT_MSG_PASSED, 1);
 	}

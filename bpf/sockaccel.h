@@ -88,7 +88,15 @@ enum sa_policy_flags {
 struct sa_ctl {
 	__u32 draining;		/* 1: sk_msg passes everything to TCP */
 	__u32 policy;		/* enum sa_policy_flags, read by sockops */
-	__u32 reserved[6];
+	__u32 queue_limit;	/* bytes a receiver may hold before its sender
+				 * falls back to TCP (at least its sk_rcvbuf) */
+	__u32 reserved[5];
+};
+
+/* Per-socket state (SK_STORAGE) of the sending side. */
+struct sa_sk_state {
+	__u32 fallback;		/* 1: this direction fell back to TCP, for good */
+	__u32 pad;
 };
 
 /* Values of the "ports" array (one __u8 per port number). */
@@ -120,6 +128,8 @@ enum sa_local_source {
 	X(MSG_REDIRECTED, "msgs_redirected",	"messages redirected to the peer socket") \
 	X(MSG_PASSED,	 "msgs_passed",		"messages passed to TCP: peer not in the map") \
 	X(MSG_DRAINING,	 "msgs_draining",	"messages passed to TCP: redirect switched off") \
+	X(MSG_FALLBACK,	 "msgs_fallback",	"messages passed to TCP: the direction fell back") \
+	X(FALLBACKS,	 "directions_fallen_back", "directions moved to TCP: receiver over its queue limit") \
 	X(BYTES_REDIRECTED, "bytes_redirected",	"bytes redirected to the peer socket") \
 	X(PROBE_INSERTED, "probe_sockets_inserted", "probe sockets added to the SOCKHASH") \
 	X(PROBE_MSGS,	 "probe_msgs_redirected", "probe messages redirected")
@@ -140,6 +150,7 @@ _Static_assert(sizeof(struct sa_sock_key) == 56, "sa_sock_key has implicit paddi
 _Static_assert(sizeof(struct sa_lpm_key) == 20, "sa_lpm_key has implicit padding");
 _Static_assert(sizeof(struct sa_layout) == 16, "sa_layout size is frozen");
 _Static_assert(sizeof(struct sa_ctl) == 32, "sa_ctl has implicit padding");
+_Static_assert(sizeof(struct sa_sk_state) == 8, "sa_sk_state has implicit padding");
 _Static_assert(SA_CNT_MAX <= SA_COUNTERS_CAP, "raise SA_COUNTERS_CAP and SA_LAYOUT_VERSION");
 #endif
 

@@ -151,6 +151,8 @@ int main(int argc, char **argv)
 	fo.cgroup = pf.cgroup;
 	fo.max_conns = d.config.max_conns;
 	fo.sockmap_link = want_link(&o, &pf, &code);
+	fo.mem_bound = pf.mem_bound;
+	fo.object_path = o.bpf_object[0] ? o.bpf_object : NULL;
 	if (code)
 		return code;
 	err = sa_fastpath_setup(&fo, &d.fp);
@@ -163,10 +165,12 @@ int main(int argc, char **argv)
 	sa_fastpath_info(d.fp, &fi);
 	p_info("ready: accelerating cgroup %s; pins in %s; sock_hash map id %u (max %u); "
 	       "sockops prog id %u via link id %u; sk_msg prog id %u via %s id %u; "
-	       "%u local prefixes", pf.cgroup, d.config.pin_dir, fi.map_id, fi.max_entries,
+	       "%u local prefixes; queue limit %s", pf.cgroup, d.config.pin_dir, fi.map_id, fi.max_entries,
 	       fi.sockops_prog_id, fi.sockops_link_id, fi.msg_prog_id,
 	       fi.msg_legacy ? "legacy attach to map" : "link",
-	       fi.msg_legacy ? fi.map_id : fi.msg_link_id, sa_policy_local_count(d.policy));
+	       fi.msg_legacy ? fi.map_id : fi.msg_link_id, sa_policy_local_count(d.policy),
+	       !pf.mem_bound ? "unavailable (kernel < 6.2)" :
+	       d.config.queue_limit ? "from queue_limit" : "tcp_rmem's maximum");
 	sd_notify(0, "READY=1");
 
 	code = sa_daemon_loop(&d);

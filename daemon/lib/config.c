@@ -163,7 +163,7 @@ static int parse_bool(struct ctx *x, const char *v, bool *out)
 	return 0;
 }
 
-#define KEYS "cgroup, pin_dir, max_conns, ports, exclude_ports, local_cidrs, ipv6"
+#define KEYS "cgroup, pin_dir, max_conns, ports, exclude_ports, local_cidrs, ipv6, queue_limit"
 
 int sa_config_parse(FILE *f, const char *name, struct sa_config *c, char *err, size_t len)
 {
@@ -220,6 +220,13 @@ int sa_config_parse(FILE *f, const char *name, struct sa_config *c, char *err, s
 		} else if (!strcmp(key, "local_cidrs")) {
 			bit = 32;
 			ret = parse_cidrs(&x, val, c->cidrs, &c->n_cidrs);
+		} else if (!strcmp(key, "queue_limit")) {
+			bit = 128;
+			if (!strcmp(val, "auto"))
+				c->queue_limit = 0;
+			else if (sa_parse_u32(val, 65536, 1u << 30, &c->queue_limit))
+				ret = bad(&x, "auto, or bytes from 65536 to 1073741824",
+					  "'%s' is out of range", val);
 		} else if (!strcmp(key, "ipv6")) {
 			bit = 64;
 			ret = parse_bool(&x, val, &c->ipv6);

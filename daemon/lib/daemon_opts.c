@@ -62,6 +62,9 @@ void sa_daemon_usage(FILE *out, const char *prog)
 		"      --msg-attach auto|link|legacy\n"
 		"                       how sk_msg is attached to the map: a sockmap link\n"
 		"                       (kernel >= 6.10) or bpf_prog_attach (default auto)\n"
+		"      --bpf-object FILE\n"
+		"                       load the programs from FILE (a sockaccel .bpf.o of the\n"
+		"                       same layout) instead of the built-in ones; for upgrade tests\n"
 		"      --preflight      run the checks, print a report, exit (0: all passed)\n"
 		"  -v, --verbose        debug lines and the libbpf log\n"
 		"  -h, --help           this text\n"
@@ -97,7 +100,7 @@ int sa_daemon_settings(const struct sa_daemon_opts *o, struct sa_config *c, char
 
 int sa_daemon_opts_parse(int argc, char **argv, struct sa_daemon_opts *o, FILE *err)
 {
-	enum { OPT_PREFLIGHT = 256, OPT_MSG_ATTACH };
+	enum { OPT_PREFLIGHT = 256, OPT_MSG_ATTACH, OPT_BPF_OBJECT };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'C' },
 		{ "cgroup", required_argument, NULL, 'c' },
@@ -105,6 +108,7 @@ int sa_daemon_opts_parse(int argc, char **argv, struct sa_daemon_opts *o, FILE *
 		{ "max-conns", required_argument, NULL, 'm' },
 		{ "preflight", no_argument, NULL, OPT_PREFLIGHT },
 		{ "msg-attach", required_argument, NULL, OPT_MSG_ATTACH },
+		{ "bpf-object", required_argument, NULL, OPT_BPF_OBJECT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -155,6 +159,10 @@ int sa_daemon_opts_parse(int argc, char **argv, struct sa_daemon_opts *o, FILE *
 					optarg);
 				return -EINVAL;
 			}
+			break;
+		case OPT_BPF_OBJECT:
+			if (set_path(o->bpf_object, optarg, "--bpf-object", err))
+				return -EINVAL;
 			break;
 		case OPT_PREFLIGHT:
 			o->preflight_only = true;

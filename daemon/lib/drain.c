@@ -198,7 +198,7 @@ static void remove_pins(const char *dir)
 	/* links first, so nothing is attached while maps are unpinned */
 	static const char *const order[] = {
 		SA_PIN_LINK_SOCKOPS, SA_PIN_LINK_MSG, SA_PIN_PROG_SOCKOPS, SA_PIN_PROG_MSG,
-		SA_PIN_LOCAL_ADDRS, SA_PIN_PORTS, SA_PIN_COUNTERS, SA_PIN_CTL, SA_PIN_SOCK_HASH, SA_PIN_LAYOUT,
+		SA_PIN_LOCAL_ADDRS, SA_PIN_PORTS, SA_PIN_SK_STATE, SA_PIN_COUNTERS, SA_PIN_CTL, SA_PIN_SOCK_HASH, SA_PIN_LAYOUT,
 	};
 
 	for (unsigned int i = 0; i < sizeof(order) / sizeof(order[0]); i++)

@@ -14,6 +14,7 @@
  *   one: the old object is released only once the new one is in place.
  */
 #include <dirent.h>
+#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -24,15 +25,17 @@
 #include <bpf/libbpf.h>
 
 #include "sockaccel.h"
-#include "sockaccel.skel.h"
 #include "bpfobj.h"
 #include "fastpath.h"
 #include "log.h"
 #include "mounts.h"
+#include "objects.h"
 #include "pins.h"
 
 struct sa_fastpath {
-	struct sockaccel_bpf *skel;
+	struct bpf_object *obj;
+	struct bpf_map *m_layout, *m_sock_hash, *m_counters, *m_ctl, *m_ports, *m_local_addrs;
+	struct bpf_program *p_sockops, *p_msg;
 	char pin_dir[PATH_MAX];
 	char cgroup[PATH_MAX];
 	__u64 cgroup_id;
@@ -235,20 +238,63 @@ static int inspect_pins(const struct sa_fastpath_opts *o, struct pinned_state *s
 	return err;
 }
 
+/* Look up what this file uses by name: the object may be either built-in
+ * variant or a file given for testing, so no skeleton struct is assumed. */
+static int find_parts(struct sa_fastpath *fp)
+{
+	static const struct { const char *name; size_t off; } maps[] = {
+		{ "layout", offsetof(struct sa_fastpath, m_layout) },
+		{ "sock_hash", offsetof(struct sa_fastpath, m_sock_hash) },
+		{ "counters", offsetof(struct sa_fastpath, m_counters) },
+		{ "ctl", offsetof(struct sa_fastpath, m_ctl) },
+		{ "ports", offsetof(struct sa_fastpath, m_ports) },
+		{ "local_addrs", offsetof(struct sa_fastpath, m_local_addrs) },
+	};
+
+	for (unsigned int i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(fp->obj, maps[i].name);
+
+		if (!m) {
+			p_err("the BPF object has no map '%s'; it is not a sockaccel object of "
+			      "layout %u", maps[i].name, SA_LAYOUT_VERSION);
+			return -EPROTO;
+		}
+		*(struct bpf_map **)((char *)fp + maps[i].off) = m;
+	}
+	fp->p_sockops = bpf_object__find_program_by_name(fp->obj, "sa_sockops");
+	fp->p_msg = bpf_object__find_program_by_name(fp->obj, "sa_msg");
+	if (!fp->p_sockops || !fp->p_msg) {
+		p_err("the BPF object lacks sa_sockops or sa_msg");
+		return -EPROTO;
+	}
+	return 0;
+}
+
 static int load_programs(struct sa_fastpath *fp, const struct sa_fastpath_opts *o)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir);
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir,
+		    .object_name = "sockaccel");
+	const void *bytes;
+	size_t sz;
 	int err;
 
-	fp->skel = sockaccel_bpf__open_opts(&oo);
-	if (!fp->skel) {
+	if (o->object_path) {
+		fp->obj = bpf_object__open_file(o->object_path, &oo);
+	} else {
+		bytes = sa_bpf_object_bytes(o->mem_bound, &sz);
+		fp->obj = bpf_object__open_mem(bytes, sz, &oo);
+	}
+	if (!fp->obj) {
 		err = -errno;
-		p_err("can't open the BPF object: %s", strerror(-err));
+		p_err("can't open the BPF object%s%s: %s", o->object_path ? " " : "",
+		      o->object_path ? o->object_path : "", strerror(-err));
 		return err;
 	}
-	err = bpf_map__set_max_entries(fp->skel->maps.sock_hash, o->max_conns);
+	err = find_parts(fp);
 	if (!err)
-		err = sockaccel_bpf__load(fp->skel);
+		err = bpf_map__set_max_entries(fp->m_sock_hash, o->max_conns);
+	if (!err)
+		err = bpf_object__load(fp->obj);
 	if (err) {
 		p_err("can't load the BPF programs and maps: %s (the libbpf lines above name "
 		      "the object; --verbose shows the verifier log)", strerror(-err));
@@ -268,12 +314,12 @@ static int write_state(struct sa_fastpath *fp, const struct pinned_state *st)
 	__u32 zero = 0;
 	int fd;
 
-	fd = bpf_map__fd(fp->skel->maps.layout);
+	fd = bpf_map__fd(fp->m_layout);
 	if (bpf_map_update_elem(fd, &zero, &layout, BPF_ANY) < 0)
 		goto fail;
 	/* An earlier drain may have switched redirection off; starting the
 	 * daemon is the operator asking for the fast path again. */
-	fd = bpf_map__fd(fp->skel->maps.ctl);
+	fd = bpf_map__fd(fp->m_ctl);
 	if (bpf_map_lookup_elem(fd, &zero, &ctl) == 0 && ctl.draining)
 		p_info("redirect switch was off (an interrupted drain?); turning it on");
 	ctl.draining = 0;
@@ -320,8 +366,8 @@ static int link_update(struct sa_fastpath *fp, int lfd, __u32 old_prog_id, const
 
 static int attach_msg(struct sa_fastpath *fp)
 {
-	int prog = bpf_program__fd(fp->skel->progs.sa_msg);
-	int map = bpf_map__fd(fp->skel->maps.sock_hash);
+	int prog = bpf_program__fd(fp->p_msg);
+	int map = bpf_map__fd(fp->m_sock_hash);
 	__u32 map_id = sa_map_id(map);
 	struct bpf_link_info info;
 	char path[PATH_MAX];
@@ -386,7 +432,7 @@ static int attach_msg(struct sa_fastpath *fp)
 
 static int attach_sockops(struct sa_fastpath *fp)
 {
-	int prog = bpf_program__fd(fp->skel->progs.sa_sockops);
+	int prog = bpf_program__fd(fp->p_sockops);
 	struct bpf_link_info info;
 	char path[PATH_MAX];
 	int lfd, err;
@@ -498,9 +544,9 @@ int sa_fastpath_setup(const struct sa_fastpath_opts *o, struct sa_fastpath **out
 		goto cleanup;
 	/* Program pins: for inspection, and in legacy mode what keeps
 	 * sockaccel's sk_msg program findable. */
-	err = pin_replace(bpf_program__fd(fp->skel->progs.sa_msg), o->pin_dir, SA_PIN_PROG_MSG);
+	err = pin_replace(bpf_program__fd(fp->p_msg), o->pin_dir, SA_PIN_PROG_MSG);
 	if (!err)
-		err = pin_replace(bpf_program__fd(fp->skel->progs.sa_sockops), o->pin_dir,
+		err = pin_replace(bpf_program__fd(fp->p_sockops), o->pin_dir,
 				  SA_PIN_PROG_SOCKOPS);
 	if (err)
 		goto cleanup;
@@ -521,7 +567,7 @@ void sa_fastpath_close(struct sa_fastpath *fp)
 	close_fd(&fp->sockops_link_fd);	/* pinned: closing does not detach */
 	close_fd(&fp->msg_link_fd);
 	close_fd(&fp->cgroup_fd);
-	sockaccel_bpf__destroy(fp->skel);
+	bpf_object__close(fp->obj);	/* pinned maps and links stay */
 	close_fd(&fp->lock_fd);
 	free(fp);
 }
@@ -531,15 +577,15 @@ void sa_fastpath_info(const struct sa_fastpath *fp, struct sa_fastpath_info *inf
 	struct bpf_link_info li;
 
 	memset(info, 0, sizeof(*info));
-	info->sock_hash_fd = bpf_map__fd(fp->skel->maps.sock_hash);
-	info->counters_fd = bpf_map__fd(fp->skel->maps.counters);
-	info->ctl_fd = bpf_map__fd(fp->skel->maps.ctl);
-	info->ports_fd = bpf_map__fd(fp->skel->maps.ports);
-	info->local_addrs_fd = bpf_map__fd(fp->skel->maps.local_addrs);
+	info->sock_hash_fd = bpf_map__fd(fp->m_sock_hash);
+	info->counters_fd = bpf_map__fd(fp->m_counters);
+	info->ctl_fd = bpf_map__fd(fp->m_ctl);
+	info->ports_fd = bpf_map__fd(fp->m_ports);
+	info->local_addrs_fd = bpf_map__fd(fp->m_local_addrs);
 	info->map_id = sa_map_id(info->sock_hash_fd);
-	info->max_entries = bpf_map__max_entries(fp->skel->maps.sock_hash);
-	info->sockops_prog_id = sa_prog_id(bpf_program__fd(fp->skel->progs.sa_sockops));
-	info->msg_prog_id = sa_prog_id(bpf_program__fd(fp->skel->progs.sa_msg));
+	info->max_entries = bpf_map__max_entries(fp->m_sock_hash);
+	info->sockops_prog_id = sa_prog_id(bpf_program__fd(fp->p_sockops));
+	info->msg_prog_id = sa_prog_id(bpf_program__fd(fp->p_msg));
 	info->msg_legacy = fp->msg_attach == SA_MSG_ATTACH_LEGACY;
 	if (sa_link_info(fp->sockops_link_fd, &li) == 0)
 		info->sockops_link_id = li.id;

@@ -16,6 +16,10 @@ struct sa_fastpath_opts {
 	const char *cgroup;	/* a cgroup2 directory (preflight resolved it) */
 	__u32 max_conns;
 	bool sockmap_link;	/* preflight found BPF_LINK_TYPE_SOCKMAP */
+	bool mem_bound;		/* preflight found bpf_cast_to_kern_ctx: the
+				 * variant with the per-connection bound */
+	const char *object_path;	/* NULL: the built-in object; else a
+					 * .bpf.o file (tests of upgrades) */
 };
 
 struct sa_fastpath;

@@ -21,6 +21,7 @@ const struct sa_pin_desc sa_pins[] = {
 	{ SA_PIN_CTL, SA_PIN_MAP },
 	{ SA_PIN_LOCAL_ADDRS, SA_PIN_MAP },
 	{ SA_PIN_PORTS, SA_PIN_MAP },
+	{ SA_PIN_SK_STATE, SA_PIN_MAP },
 	{ SA_PIN_PROG_SOCKOPS, SA_PIN_PROG },
 	{ SA_PIN_PROG_MSG, SA_PIN_PROG },
 	{ SA_PIN_LINK_SOCKOPS, SA_PIN_LINK },

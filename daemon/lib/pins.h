@@ -19,6 +19,7 @@
 #define SA_PIN_CTL		"ctl"
 #define SA_PIN_LOCAL_ADDRS	"local_addrs"
 #define SA_PIN_PORTS		"ports"
+#define SA_PIN_SK_STATE		"sk_state"
 #define SA_PIN_PROG_SOCKOPS	"prog_sockops"
 #define SA_PIN_PROG_MSG		"prog_msg"
 #define SA_PIN_LINK_SOCKOPS	"link_sockops"

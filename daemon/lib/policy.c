@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -141,6 +142,19 @@ int sa_policy_sync(struct sa_policy *p)
 	return err;
 }
 
+__u32 sa_tcp_rmem_max(void)
+{
+	unsigned int lo, def, max = 6291456;	/* the kernel's default */
+	FILE *f = fopen("/proc/sys/net/ipv4/tcp_rmem", "re");
+
+	if (f) {
+		if (fscanf(f, "%u %u %u", &lo, &def, &max) != 3)
+			max = 6291456;
+		fclose(f);
+	}
+	return max;
+}
+
 static int apply_ports(int fd, const struct sa_config *c)
 {
 	__u32 *keys = calloc(NPORTS, sizeof(*keys));
@@ -202,6 +216,7 @@ int sa_policy_apply_config(struct sa_policy *p, const struct sa_config *c)
 	if (bpf_map_lookup_elem(p->maps.ctl, &zero, &ctl) < 0)
 		return -errno;
 	ctl.policy = (c->n_ports ? SA_POLICY_PORTS_LISTED : 0) | (c->ipv6 ? 0 : SA_POLICY_NO_IPV6);
+	ctl.queue_limit = c->queue_limit ? c->queue_limit : sa_tcp_rmem_max();
 	if (bpf_map_update_elem(p->maps.ctl, &zero, &ctl, BPF_ANY) < 0) {
 		err = -errno;
 		p_err("can't write the policy flags: %s", strerror(-err));

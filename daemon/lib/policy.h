@@ -38,6 +38,10 @@ int sa_policy_host_addr(struct sa_policy *p, const struct sa_cidr *a, bool add);
  * (left from an earlier run, or from before a reload). */
 int sa_policy_sync(struct sa_policy *p);
 
+/* net.ipv4.tcp_rmem's maximum: the most TCP lets one socket hold, and the
+ * default per-connection queue limit of redirected bytes. */
+__u32 sa_tcp_rmem_max(void);
+
 /* How many prefixes local_addrs should hold. */
 unsigned int sa_policy_local_count(const struct sa_policy *p);
 

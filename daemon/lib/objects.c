@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* The one place that includes the generated skeletons: only for the ELF
+ * bytes they embed. */
+#include "objects.h"
+#include "sockaccel.skel.h"
+#include "sockaccel_nobound.skel.h"
+
+const void *sa_bpf_object_bytes(bool mem_bound, size_t *sz)
+{
+	return mem_bound ? sockaccel_bpf__elf_bytes(sz) : sockaccel_nobound_bpf__elf_bytes(sz);
+}
