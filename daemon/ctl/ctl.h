@@ -16,6 +16,7 @@ enum sa_ctl_exit {
 	SA_CTL_UNKNOWN = 4,	/* status: cannot tell (no permission, no bpffs) */
 	SA_CTL_DRAINED_EXCEPT = 5, /* disable: some receivers still hold data */
 	SA_CTL_BUSY = 6,	/* disable/enable: sockacceld holds the pin dir */
+	SA_CTL_BEHAVIOURS = 7,	/* selftest: known kernel behaviours present */
 };
 
 struct ctl {
@@ -46,6 +47,7 @@ int do_disable(struct ctl *c, int argc, char **argv);
 int do_enable(struct ctl *c, int argc, char **argv);
 int do_preflight(struct ctl *c, int argc, char **argv);
 int do_version(struct ctl *c, int argc, char **argv);
+int do_selftest(struct ctl *c, int argc, char **argv);
 
 /* status --probe; 0 when a loopback connection inside the cgroup was
  * redirected. @detail says what happened. */

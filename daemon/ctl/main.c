@@ -21,6 +21,7 @@ static const struct cmd cmds[] = {
 	{ "disable", do_disable, "[--timeout SEC]     drain, then remove the fast path" },
 	{ "enable", do_enable, "[--cgroup PATH] [--max-conns N]   set the fast path up again" },
 	{ "preflight", do_preflight, "[--cgroup PATH]     the daemon's checks, as a report" },
+	{ "selftest", do_selftest, "                    which known sockmap kernel behaviours this kernel has" },
 	{ "version", do_version, "                    versions of sockaccel, libbpf, kernel, layout" },
 };
 
@@ -77,7 +78,8 @@ static void usage(FILE *out, const char *prog)
 		"  %s conns\n"
 		"  %s disable --timeout 30      # no byte lost; exit 5 if some receivers still hold data\n\n"
 		"Exit codes: 0 ok/healthy, 1 failed/degraded, 2 usage, 3 off, 4 cannot tell,\n"
-		"5 drained except N, 6 sockacceld holds the pin dir. See sockaccelctl(8).\n",
+		"5 drained except N, 6 sockacceld holds the pin dir, 7 selftest: kernel behaviours\n"
+		"present. See sockaccelctl(8).\n",
 		prog, prog, prog, prog, prog, prog);
 }
 
