@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * A small strict JSON parser (RFC 8259) for the sockaccelctl tests, so that
+ * "stdout parses as JSON" means exactly that: one value, optionally
+ * surrounded by whitespace, nothing else. It rejects trailing garbage,
+ * truncated text, control characters and invalid UTF-8 in strings, lone
+ * surrogates, leading zeros, trailing commas, duplicate object keys and
+ * nesting deeper than CJ_DEPTH_MAX. The result is a small tree that the
+ * tests query; numbers keep their text, so 64-bit cookies stay exact.
+ */
+#ifndef SA_CTL_JSON_H
+#define SA_CTL_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+#define CJ_DEPTH_MAX 64
+
+enum cj_type { CJ_NULL, CJ_BOOL, CJ_NUM, CJ_STR, CJ_ARR, CJ_OBJ };
+
+struct cj {
+	enum cj_type type;
+	bool b;			/* CJ_BOOL */
+	double d;		/* CJ_NUM, as a double */
+	char *text;		/* CJ_NUM: the number as written; CJ_STR: decoded, NUL-terminated */
+	size_t len;		/* CJ_STR: decoded length (may hold \u0000) */
+	struct cj **items;	/* CJ_ARR elements, CJ_OBJ values */
+	char **keys;		/* CJ_OBJ keys (decoded) */
+	size_t n;
+};
+
+/* Parse @len bytes at @buf as exactly one JSON text. NULL on error, with
+ * the byte offset and the reason in @err. */
+struct cj *cj_parse(const char *buf, size_t len, char *err, size_t errlen);
+void cj_free(struct cj *v);
+
+/*
+ * JSON Lines: every line (each ended by '\n', none empty) is one JSON text.
+ * *@out gets an array of *@n values (free with cj_lines_free).
+ */
+int cj_parse_lines(const char *buf, size_t len, struct cj ***out, size_t *n, char *err,
+		   size_t errlen);
+void cj_lines_free(struct cj **v, size_t n);
+
+const char *cj_type_name(enum cj_type t);
+/* Member @key of object @v; NULL if @v is not an object or has no such key. */
+const struct cj *cj_get(const struct cj *v, const char *key);
+/* Dotted path of object members, "probe.passed"; NULL when any step is missing. */
+const struct cj *cj_path(const struct cj *v, const char *path);
+/* The string, or NULL if @v is not a string. */
+const char *cj_str(const struct cj *v);
+/* An exact non-negative integer (no fraction, no exponent) into *@out. */
+int cj_u64(const struct cj *v, __u64 *out);
+/* The boolean into *@out; -EINVAL if @v is not a boolean. */
+int cj_bool(const struct cj *v, bool *out);
+/* Does array @v hold a string containing @needle? */
+bool cj_array_has_substr(const struct cj *v, const char *needle);
+
+#endif
