@@ -274,6 +274,9 @@ int sa_sockops(struct bpf_sock_ops *ops)
 		return 1;
 	}
 
+#ifdef SA_TEST_VARIANT
+	count(c, SA_CNT_TEST_VARIANT, 1);
+#endif
 	err = bpf_sock_hash_update(ops, &sock_hash, &key, BPF_NOEXIST);
 	switch (err) {
 	case 0:
@@ -358,6 +361,9 @@ int sa_msg(struct sk_msg_md *msg)
 
 	/* On a miss the helper returns SK_DROP; returning that would drop the
 	 * data and fail the sender with EACCES. Always pass. */
+#ifdef SA_TEST_VARIANT
+	count(c, SA_CNT_TEST_VARIANT, 1);
+#endif
 	if (bpf_msg_redirect_hash(msg, &sock_hash, &peer, BPF_F_INGRESS) == SK_PASS) {
 		if (is_probe(msg->sk)) {
 			count(c, SA_CNT_PROBE_MSGS, 1);

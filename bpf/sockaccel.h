@@ -145,13 +145,18 @@ struct sa_counters {
 	__u64 c[SA_COUNTERS_CAP];
 };
 
+/* The last slot is counted only by the test build of the programs
+ * (-DSA_TEST_VARIANT, sockaccel_testv2.bpf.o), so an upgrade test can tell
+ * which version handled a socket. */
+#define SA_CNT_TEST_VARIANT	(SA_COUNTERS_CAP - 1)
+
 #ifndef __bpf__
 _Static_assert(sizeof(struct sa_sock_key) == 56, "sa_sock_key has implicit padding");
 _Static_assert(sizeof(struct sa_lpm_key) == 20, "sa_lpm_key has implicit padding");
 _Static_assert(sizeof(struct sa_layout) == 16, "sa_layout size is frozen");
 _Static_assert(sizeof(struct sa_ctl) == 32, "sa_ctl has implicit padding");
 _Static_assert(sizeof(struct sa_sk_state) == 8, "sa_sk_state has implicit padding");
-_Static_assert(SA_CNT_MAX <= SA_COUNTERS_CAP, "raise SA_COUNTERS_CAP and SA_LAYOUT_VERSION");
+_Static_assert(SA_CNT_MAX < SA_COUNTERS_CAP, "raise SA_COUNTERS_CAP and SA_LAYOUT_VERSION");
 #endif
 
 #endif /* SOCKACCEL_H */

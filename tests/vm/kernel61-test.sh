@@ -100,7 +100,7 @@ mkdir -p "$build/vm-run"
 	for t in "$@"; do
 		t=$(realpath "$t")
 		echo "echo \"-- $(basename "$t")\""
-		echo "if SA_TEST_SCALE=\${SA_TEST_SCALE:-16} $t; then pass=\$((pass+1)); echo \"PASS $(basename "$t")\"; else fail=\$((fail+1)); echo \"FAIL $(basename "$t")\"; fi"
+		echo "if $t; then pass=\$((pass+1)); echo \"PASS $(basename "$t")\"; else fail=\$((fail+1)); echo \"FAIL $(basename "$t")\"; fi"
 	done
 	echo 'echo "kernel61: $pass passed, $fail failed"'
 } >"$build/vm-run/suite.sh"
