@@ -1,9 +1,18 @@
 #!/bin/sh
-# Install dependencies, build, and run the whole test suite (unit and
-# integration tests on the real kernel; needs root). Extra arguments go to
-# ctest, e.g. -L unit.
+# Install dependencies, build, and run every test: the ASan/UBSan
+# configuration, a short fuzz campaign, then the main suite (unit,
+# integration, ctl, system under systemd-nspawn, the 6.1 kernel under qemu,
+# stress, and the benchmark smoke run). Needs root. Extra arguments go to
+# the main ctest run, e.g. -L unit to run only the unit tests there.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/build.sh"
+if [ $# -eq 0 ]; then
+	echo "== sanitizers (build-asan)"
+	"$top/scripts/sanitize-test.sh"
+	echo "== fuzzing, 30 s per harness (build-fuzz)"
+	"$top/scripts/fuzz.sh" 30
+fi
+echo "== main suite (build)"
 cd "$top/build"
-exec ctest --output-on-failure --timeout 600 "$@"
+exec ctest --output-on-failure --timeout 1800 "$@"
