@@ -204,10 +204,11 @@ static int inspect_pins(const struct sa_fastpath_opts *o, struct pinned_state *s
 		       o->pin_dir);
 	} else if (st->layout.magic != SA_LAYOUT_MAGIC ||
 		   st->layout.version != SA_LAYOUT_VERSION) {
-		p_err("pinned state in '%s' has layout version %u, this sockacceld uses %u; "
-		      "turn the old fast path off first (rm -r %s keeps live connections "
-		      "working until they close), then start sockacceld again",
-		      o->pin_dir, st->layout.version, SA_LAYOUT_VERSION, o->pin_dir);
+		p_err("pinned state in '%s' has layout version %u, this sockacceld uses %u: "
+		      "migrate by draining the old fast path with the sockaccelctl of that "
+		      "version ('sockaccelctl --pin-dir %s disable'; or rm -r %s, which keeps "
+		      "live connections working until they close), then start this sockacceld",
+		      o->pin_dir, st->layout.version, SA_LAYOUT_VERSION, o->pin_dir, o->pin_dir);
 		return -EPROTO;
 	}
 
@@ -226,10 +227,10 @@ static int inspect_pins(const struct sa_fastpath_opts *o, struct pinned_state *s
 			      "choose another --pin-dir", path, info.type, info.key_size);
 			err = -EPROTO;
 		} else if (info.max_entries != o->max_conns) {
-			p_err("pinned map '%s' holds up to %u connections, this run asks for %u: "
-			      "start with --max-conns %u, or turn the fast path off (rm -r %s) "
-			      "and start again to resize", path, info.max_entries, o->max_conns,
-			      info.max_entries, o->pin_dir);
+			p_err("pinned map '%s' holds up to %u sockets, this run asks for %u: "
+			      "keep max_conns %u, or resize by draining the fast path "
+			      "('sockaccelctl --pin-dir %s disable') and starting again", path,
+			      info.max_entries, o->max_conns, info.max_entries, o->pin_dir);
 			err = -EPROTO;
 		}
 		if (fd >= 0)
