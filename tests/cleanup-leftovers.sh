@@ -4,7 +4,8 @@
 # Remove what a killed integration test (ctest's timeout sends SIGKILL) may
 # have left: mounts below /tmp/sockaccel-test.* (the private bpffs, a v1
 # cgroup hierarchy), the temp dirs themselves, and sockaccel-test-* cgroups
-# under the cgroup2 mount. Tests still running are left alone: a temp dir's
+# under the cgroup2 mount, and the same of an interrupted "sockaccelctl
+# selftest". Tests still running are left alone: a temp dir's
 # "owner" file names its test by pid and start time, a cgroup's name by pid.
 # Processes need no help: tests spawn everything with PR_SET_PDEATHSIG.
 #
@@ -87,6 +88,29 @@ if [ -n "$cg2" ]; then
 			status=1
 		fi
 	done
+	# "sockaccelctl selftest" (run by tests) names its cgroup and temp dir
+	# after its pid
+	for cg in "$cg2"/sockaccel-selftest-*; do
+		[ -d "$cg" ] || continue
+		pid=${cg##*/sockaccel-selftest-}
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = sockaccelctl ] && continue
+		echo "cleanup-leftovers: removing cgroup $cg"
+		[ -w "$cg/cgroup.kill" ] && echo 1 > "$cg/cgroup.kill"
+		sleep 0.2
+		find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
+		[ -d "$cg" ] && { echo "cleanup-leftovers: can't remove $cg" >&2; status=1; }
+	done
 fi
+
+for d in /tmp/sockaccel-selftest.*; do
+	[ -d "$d" ] || continue
+	pid=${d#/tmp/sockaccel-selftest.}
+	pid=${pid%%.*}
+	[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = sockaccelctl ] && continue
+	awk -v p="$d/" 'index($2, p) == 1 { print $2 }' /proc/self/mounts | sort -r |
+	while read -r m; do umount -l "$m"; done
+	echo "cleanup-leftovers: rm -r $d"
+	rm -rf --one-file-system "$d" || status=1
+done
 
 exit $status

@@ -83,6 +83,31 @@ static void usage(FILE *out, const char *prog)
 		prog, prog, prog, prog, prog, prog);
 }
 
+/* In JSON mode help is an object too, so stdout always parses. */
+static int print_help(struct ctl *c)
+{
+	if (!c->json) {
+		usage(stdout, c->prog);
+		return SA_CTL_OK;
+	}
+	if (!c->jw)
+		c->jw = jsonw_new(stdout);
+	jsonw_start_object(c->jw);
+	jsonw_string_field(c->jw, "usage", "sockaccelctl [OPTIONS] COMMAND [ARGS]");
+	jsonw_name(c->jw, "commands");
+	jsonw_start_array(c->jw);
+	for (unsigned int i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		jsonw_start_object(c->jw);
+		jsonw_string_field(c->jw, "name", cmds[i].name);
+		jsonw_string_field(c->jw, "usage", cmds[i].usage);
+		jsonw_end_object(c->jw);
+	}
+	jsonw_end_array(c->jw);
+	jsonw_end_object(c->jw);
+	jsonw_destroy(&c->jw);
+	return SA_CTL_OK;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -93,7 +118,7 @@ int main(int argc, char **argv)
 		{},
 	};
 	struct ctl c = { .prog = "sockaccelctl" };
-	bool verbose = false;
+	bool verbose = false, help_and_exit = false;
 	const char *name;
 	int opt, ret;
 	size_t n;
@@ -121,23 +146,23 @@ int main(int argc, char **argv)
 			verbose = true;
 			break;
 		case 'h':
-			usage(stdout, c.prog);
-			return SA_CTL_OK;
+			help_and_exit = true;
+			break;
 		default:
 			ctl_bad_option(&c, opt, argv, "sockaccelctl");
 			goto usage_err;
 		}
 	}
 	sa_log_init(c.prog, verbose, c.json);
+	if (help_and_exit)
+		return print_help(&c);
 	if (optind >= argc) {
 		ctl_err(&c, "no command given");
 		goto usage_err;
 	}
 	name = argv[optind];
-	if (strcmp(name, "help") == 0) {
-		usage(stdout, c.prog);
-		return SA_CTL_OK;
-	}
+	if (strcmp(name, "help") == 0)
+		return print_help(&c);
 	for (unsigned int i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		if (strcmp(cmds[i].name, name) != 0)
 			continue;

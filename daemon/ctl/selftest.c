@@ -303,7 +303,8 @@ static int env_setup(struct env *e, struct ctl *c)
 		ctl_err(c, "selftest: no cgroup2 mount");
 		return -ENOENT;
 	}
-	snprintf(e->tmp, sizeof(e->tmp), "/tmp/sockaccel-selftest.XXXXXX");
+	/* the pid in the name lets tests/cleanup-leftovers.sh tell a live run */
+	snprintf(e->tmp, sizeof(e->tmp), "/tmp/sockaccel-selftest.%d.XXXXXX", (int)getpid());
 	if (!mkdtemp(e->tmp)) {
 		e->tmp[0] = '\0';
 		ctl_err(c, "selftest: mkdtemp: %s", strerror(errno));

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -213,12 +214,19 @@ int sa_drain(const struct sa_drain_opts *o, struct sa_drain_result *r)
 {
 	int lock_fd = -1, map_fd = -1, err;
 	char path[PATH_MAX];
+	struct stat st;
 	__u64 deadline;
 
 	memset(r, 0, sizeof(*r));
-	if (access(o->pin_dir, F_OK) != 0) {
-		r->was_off = true;
-		return 0;
+	if (stat(o->pin_dir, &st) < 0) {
+		if (errno == ENOENT) {
+			r->was_off = true;
+			return 0;
+		}
+		/* not "off": we cannot see, so we must not say */
+		err = -errno;
+		p_err("can't examine pin dir '%s': %s", o->pin_dir, strerror(-err));
+		return err;
 	}
 	lock_fd = sa_pin_dir_lock(o->pin_dir, &r->holder);
 	if (lock_fd < 0) {
@@ -228,6 +236,11 @@ int sa_drain(const struct sa_drain_opts *o, struct sa_drain_result *r)
 	err = sa_pin_path(path, o->pin_dir, SA_PIN_SOCK_HASH);
 	if (err)
 		goto cleanup;
+	if (stat(path, &st) < 0 && errno != ENOENT) {
+		err = -errno;
+		p_err("can't examine '%s': %s", path, strerror(-err));
+		goto cleanup;
+	}
 	if (access(path, F_OK) != 0) {
 		/* no map: nothing can be accelerated; just clear the pins */
 		remove_pins(o->pin_dir);

@@ -109,7 +109,7 @@ static void cgroup_path_of(__u64 id, char *buf, size_t len)
 static void read_sockops(struct sa_state *st)
 {
 	struct bpf_link_info li;
-	int lfd, cfd;
+	int lfd, cfd, ret;
 
 	lfd = open_pin(st, SA_PIN_LINK_SOCKOPS);
 	if (lfd < 0)
@@ -126,8 +126,11 @@ static void read_sockops(struct sa_state *st)
 	cfd = open(st->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cfd < 0)
 		return;
-	st->sockops_attached = sa_prog_attached(cfd, BPF_CGROUP_SOCK_OPS, st->sockops_prog_id,
-						&st->cgroup_sockops_progs) > 0;
+	ret = sa_prog_attached(cfd, BPF_CGROUP_SOCK_OPS, st->sockops_prog_id,
+			       &st->cgroup_sockops_progs);
+	if (ret == -EPERM || ret == -EACCES)	/* no CAP_NET_ADMIN: cannot tell */
+		note_err(st, ret, "BPF_PROG_QUERY on the cgroup");
+	st->sockops_attached = ret > 0;
 	close(cfd);
 }
 
@@ -168,9 +171,14 @@ static void read_map(struct sa_state *st)
 		close(lfd);
 	} else if (st->msg_prog_id) {
 		/* no link: attached with bpf_prog_attach, if at all */
+		int ret = sa_prog_attached(mfd, BPF_SK_MSG_VERDICT, st->msg_prog_id, NULL);
+
 		st->msg_legacy = true;
-		st->msg_attached = sa_prog_attached(mfd, BPF_SK_MSG_VERDICT, st->msg_prog_id,
-						    NULL) > 0;
+		if (ret == -EPERM || ret == -EACCES)
+			note_err(st, ret, "BPF_PROG_QUERY on the map");
+		/* kernels before 5.19 cannot query a map (EINVAL): the pinned
+		 * program is all there is to go by */
+		st->msg_attached = ret > 0 || ret == -EINVAL;
 	}
 	close(mfd);
 }

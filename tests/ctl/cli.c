@@ -37,93 +37,100 @@ struct cli_case {
 	enum expect expect;
 	const char *needle;	/* plain: in stderr (E_ERROR) or stdout (E_OUTPUT) */
 	const char *verdict;	/* --json status: expected "verdict" */
+	int json_code;		/* with --json, if not 0: another exit code... */
+	const char *json_needle;	/* ...and error text */
 };
+
+/* CASE(exit code, expectation, needle, JSON verdict or NULL, args...) */
+#define CASE(c, e, n, vd, ...) \
+	{ .args = { __VA_ARGS__ }, .code = (c), .expect = (e), .needle = (n), .verdict = (vd) }
+#define CASE_RAW(c, e, n, vd, ...) \
+	{ .args = { __VA_ARGS__ }, .raw = true, .code = (c), .expect = (e), .needle = (n), \
+	  .verdict = (vd) }
 
 static const struct cli_case cases[] = {
 	/* global options and the command */
-	{ { NULL }, false, CTL_USAGE, E_ERROR, "no command given" },
-	{ { "frobnicate" }, false, CTL_USAGE, E_ERROR, "unknown command 'frobnicate'" },
-	{ { "STATUS" }, false, CTL_USAGE, E_ERROR, "unknown command 'STATUS'" },
-	{ { "--bogus", "status" }, false, CTL_USAGE, E_ERROR, "unknown option '--bogus'" },
-	{ { "--pin-dir" }, true, CTL_USAGE, E_ERROR, "'--pin-dir' needs a value" },
-	{ { "--pin-dir", "relative/pins", "status" }, true, CTL_USAGE, E_ERROR,
-	  "'relative/pins' is not an absolute path" },
-	{ { "-p", "pins", "status" }, true, CTL_USAGE, E_ERROR, "'pins' is not an absolute path" },
-	{ { "--pin-dir", "", "status" }, true, CTL_USAGE, E_ERROR, "is not an absolute path" },
+	CASE(CTL_USAGE, E_ERROR, "no command given", NULL),
+	CASE(CTL_USAGE, E_ERROR, "unknown command 'frobnicate'", NULL, "frobnicate"),
+	CASE(CTL_USAGE, E_ERROR, "unknown command 'STATUS'", NULL, "STATUS"),
+	CASE(CTL_USAGE, E_ERROR, "unknown option '--bogus'", NULL, "--bogus", "status"),
+	CASE_RAW(CTL_USAGE, E_ERROR, "'--pin-dir' needs a value", NULL, "--pin-dir"),
+	CASE_RAW(CTL_USAGE, E_ERROR, "'relative/pins' is not an absolute path", NULL,
+	     "--pin-dir", "relative/pins", "status"),
+	CASE_RAW(CTL_USAGE, E_ERROR, "'pins' is not an absolute path", NULL,
+	     "-p", "pins", "status"),
+	CASE_RAW(CTL_USAGE, E_ERROR, "is not an absolute path", NULL, "--pin-dir", "", "status"),
 	/* global options go before the command */
-	{ { "status", "--json" }, false, CTL_USAGE, E_ERROR, "unknown option '--json'" },
-
+	CASE(CTL_USAGE, E_ERROR, "unknown option '--json'", NULL, "status", "--json"),
 	/* status */
-	{ { "status", "--bogus" }, false, CTL_USAGE, E_ERROR, "status: unknown option '--bogus'" },
-	{ { "status", "--probe=yes" }, false, CTL_USAGE, E_ERROR, "status: unknown option" },
-	{ { "status", "extra" }, false, CTL_USAGE, E_ERROR, "unexpected argument 'extra'" },
-	{ { "status", "--probe", "extra" }, false, CTL_USAGE, E_ERROR,
-	  "unexpected argument 'extra'" },
-
+	CASE(CTL_USAGE, E_ERROR, "status: unknown option '--bogus'", NULL, "status", "--bogus"),
+	CASE(CTL_USAGE, E_ERROR, "status: unknown option", NULL, "status", "--probe=yes"),
+	CASE(CTL_USAGE, E_ERROR, "unexpected argument 'extra'", NULL, "status", "extra"),
+	CASE(CTL_USAGE, E_ERROR, "unexpected argument 'extra'", NULL,
+	     "status", "--probe", "extra"),
 	/* stats */
-	{ { "stats", "--watch" }, false, CTL_USAGE, E_ERROR, "option '--watch' needs a value" },
-	{ { "stats", "--watch", "0" }, false, CTL_USAGE, E_ERROR, "--watch: '0'" },
-	{ { "stats", "--watch", "3601" }, false, CTL_USAGE, E_ERROR, "--watch: '3601'" },
-	{ { "stats", "--watch", "abc" }, false, CTL_USAGE, E_ERROR, "--watch: 'abc'" },
-	{ { "stats", "--watch", "-1" }, false, CTL_USAGE, E_ERROR, "--watch: '-1'" },
-	{ { "stats", "--watch", "1s" }, false, CTL_USAGE, E_ERROR, "--watch: '1s'" },
-	{ { "stats", "--watch", "" }, false, CTL_USAGE, E_ERROR, "--watch: ''" },
-	{ { "stats", "--count" }, false, CTL_USAGE, E_ERROR, "option '--count' needs a value" },
-	{ { "stats", "--count", "2" }, false, CTL_USAGE, E_ERROR, "--count needs --watch" },
-	{ { "stats", "--watch", "1", "--count", "0" }, false, CTL_USAGE, E_ERROR, "--count: '0'" },
-	{ { "stats", "--watch", "1", "--count", "x" }, false, CTL_USAGE, E_ERROR, "--count: 'x'" },
-	{ { "stats", "--prometheus", "--watch", "1" }, false, CTL_USAGE, E_ERROR,
-	  "--prometheus goes without --watch" },
-	{ { "stats", "--bogus" }, false, CTL_USAGE, E_ERROR, "stats: unknown option '--bogus'" },
-	{ { "stats", "extra" }, false, CTL_USAGE, E_ERROR, "unexpected argument 'extra'" },
-
+	CASE(CTL_USAGE, E_ERROR, "option '--watch' needs a value", NULL, "stats", "--watch"),
+	CASE(CTL_USAGE, E_ERROR, "--watch: '0'", NULL, "stats", "--watch", "0"),
+	CASE(CTL_USAGE, E_ERROR, "--watch: '3601'", NULL, "stats", "--watch", "3601"),
+	CASE(CTL_USAGE, E_ERROR, "--watch: 'abc'", NULL, "stats", "--watch", "abc"),
+	CASE(CTL_USAGE, E_ERROR, "--watch: '-1'", NULL, "stats", "--watch", "-1"),
+	CASE(CTL_USAGE, E_ERROR, "--watch: '1s'", NULL, "stats", "--watch", "1s"),
+	CASE(CTL_USAGE, E_ERROR, "--watch: ''", NULL, "stats", "--watch", ""),
+	CASE(CTL_USAGE, E_ERROR, "option '--count' needs a value", NULL, "stats", "--count"),
+	CASE(CTL_USAGE, E_ERROR, "--count needs --watch", NULL, "stats", "--count", "2"),
+	CASE(CTL_USAGE, E_ERROR, "--count: '0'", NULL, "stats", "--watch", "1", "--count", "0"),
+	CASE(CTL_USAGE, E_ERROR, "--count: 'x'", NULL, "stats", "--watch", "1", "--count", "x"),
+	CASE(CTL_USAGE, E_ERROR, "--prometheus goes without --watch", NULL,
+	     "stats", "--prometheus", "--watch", "1"),
+	CASE(CTL_USAGE, E_ERROR, "stats: unknown option '--bogus'", NULL, "stats", "--bogus"),
+	CASE(CTL_USAGE, E_ERROR, "unexpected argument 'extra'", NULL, "stats", "extra"),
 	/* conns */
-	{ { "conns", "extra" }, false, CTL_USAGE, E_ERROR, "unexpected argument 'extra'" },
-	{ { "conns", "--bogus" }, false, CTL_USAGE, E_ERROR, "'--bogus'" },
-
+	CASE(CTL_USAGE, E_ERROR, "unexpected argument 'extra'", NULL, "conns", "extra"),
+	CASE(CTL_USAGE, E_ERROR, "'--bogus'", NULL, "conns", "--bogus"),
 	/* disable */
-	{ { "disable", "--timeout" }, false, CTL_USAGE, E_ERROR, "option '--timeout' needs a value" },
-	{ { "disable", "--timeout", "-1" }, false, CTL_USAGE, E_ERROR, "--timeout: '-1'" },
-	{ { "disable", "--timeout", "abc" }, false, CTL_USAGE, E_ERROR, "--timeout: 'abc'" },
-	{ { "disable", "--timeout", "86401" }, false, CTL_USAGE, E_ERROR, "--timeout: '86401'" },
-	{ { "disable", "--timeout", "1.5" }, false, CTL_USAGE, E_ERROR, "--timeout: '1.5'" },
-	{ { "disable", "--bogus" }, false, CTL_USAGE, E_ERROR, "disable: unknown option '--bogus'" },
-	{ { "disable", "extra" }, false, CTL_USAGE, E_ERROR, "unexpected argument 'extra'" },
-
+	CASE(CTL_USAGE, E_ERROR, "option '--timeout' needs a value", NULL,
+	     "disable", "--timeout"),
+	CASE(CTL_USAGE, E_ERROR, "--timeout: '-1'", NULL, "disable", "--timeout", "-1"),
+	CASE(CTL_USAGE, E_ERROR, "--timeout: 'abc'", NULL, "disable", "--timeout", "abc"),
+	CASE(CTL_USAGE, E_ERROR, "--timeout: '86401'", NULL, "disable", "--timeout", "86401"),
+	CASE(CTL_USAGE, E_ERROR, "--timeout: '1.5'", NULL, "disable", "--timeout", "1.5"),
+	CASE(CTL_USAGE, E_ERROR, "disable: unknown option '--bogus'", NULL, "disable", "--bogus"),
+	CASE(CTL_USAGE, E_ERROR, "unexpected argument 'extra'", NULL, "disable", "extra"),
 	/* enable */
-	{ { "enable", "--max-conns", "1" }, false, CTL_USAGE, E_ERROR, "--max-conns: '1'" },
-	{ { "enable", "--max-conns", "4194305" }, false, CTL_USAGE, E_ERROR,
-	  "--max-conns: '4194305'" },
-	{ { "enable", "--max-conns", "abc" }, false, CTL_USAGE, E_ERROR, "--max-conns: 'abc'" },
-	{ { "enable", "--max-conns" }, false, CTL_USAGE, E_ERROR,
-	  "option '--max-conns' needs a value" },
-	{ { "enable", "--cgroup" }, false, CTL_USAGE, E_ERROR, "option '--cgroup' needs a value" },
-	{ { "enable", "--bogus" }, false, CTL_USAGE, E_ERROR, "enable: unknown option '--bogus'" },
-	{ { "enable", "extra" }, false, CTL_USAGE, E_ERROR, "unexpected argument 'extra'" },
-
+	CASE(CTL_USAGE, E_ERROR, "--max-conns: '1'", NULL, "enable", "--max-conns", "1"),
+	CASE(CTL_USAGE, E_ERROR, "--max-conns: '4194305'", NULL,
+	     "enable", "--max-conns", "4194305"),
+	CASE(CTL_USAGE, E_ERROR, "--max-conns: 'abc'", NULL, "enable", "--max-conns", "abc"),
+	CASE(CTL_USAGE, E_ERROR, "option '--max-conns' needs a value", NULL,
+	     "enable", "--max-conns"),
+	CASE(CTL_USAGE, E_ERROR, "option '--cgroup' needs a value", NULL, "enable", "--cgroup"),
+	CASE(CTL_USAGE, E_ERROR, "enable: unknown option '--bogus'", NULL, "enable", "--bogus"),
+	CASE(CTL_USAGE, E_ERROR, "unexpected argument 'extra'", NULL, "enable", "extra"),
 	/* preflight, version */
-	{ { "preflight", "--cgroup" }, false, CTL_USAGE, E_ERROR,
-	  "option '--cgroup' needs a value" },
-	{ { "preflight", "--bogus" }, false, CTL_USAGE, E_ERROR,
-	  "preflight: unknown option '--bogus'" },
-	{ { "preflight", "extra" }, false, CTL_USAGE, E_ERROR, "unexpected argument 'extra'" },
-	{ { "version", "extra" }, false, CTL_USAGE, E_ERROR, "unexpected argument 'extra'" },
-	{ { "version", "--bogus" }, false, CTL_USAGE, E_ERROR, "'--bogus'" },
-
+	CASE(CTL_USAGE, E_ERROR, "option '--cgroup' needs a value", NULL,
+	     "preflight", "--cgroup"),
+	CASE(CTL_USAGE, E_ERROR, "preflight: unknown option '--bogus'", NULL,
+	     "preflight", "--bogus"),
+	CASE(CTL_USAGE, E_ERROR, "unexpected argument 'extra'", NULL, "preflight", "extra"),
+	CASE(CTL_USAGE, E_ERROR, "unexpected argument 'extra'", NULL, "version", "extra"),
+	CASE(CTL_USAGE, E_ERROR, "'--bogus'", NULL, "version", "--bogus"),
 	/* not usage errors: the private pin dir does not exist yet */
-	{ { "help" }, false, CTL_OK, E_OUTPUT, "Usage:" },
-	{ { "--help" }, true, CTL_OK, E_OUTPUT, "Usage:" },
-	{ { "version" }, false, CTL_OK, E_OUTPUT, "layout" },
-	{ { "status" }, false, CTL_OFF, E_OUTPUT, "sockaccel: off", "off" },
-	{ { "stats" }, false, CTL_FAIL, E_ERROR, "the fast path is off" },
-	{ { "stats", "--prometheus" }, false, CTL_FAIL, E_ERROR, "the fast path is off" },
-	{ { "conns" }, false, CTL_FAIL, E_ERROR, "the fast path is off" },
-	{ { "disable" }, false, CTL_OK, E_OUTPUT, "already off" },
-	{ { "enable", "--cgroup", missing_cg }, false, CTL_FAIL, E_ERROR, "preflight" },
-	{ { "preflight", "--cgroup", missing_cg }, false, CTL_FAIL, E_OUTPUT, "FAIL" },
+	CASE(CTL_OK, E_OUTPUT, "Usage:", NULL, "help"),
+	CASE_RAW(CTL_OK, E_OUTPUT, "Usage:", NULL, "--help"),
+	CASE(CTL_OK, E_OUTPUT, "layout", NULL, "version"),
+	CASE(CTL_OFF, E_OUTPUT, "sockaccel: off", "off", "status"),
+	CASE(CTL_FAIL, E_ERROR, "the fast path is off", NULL, "stats"),
+	/* --prometheus is text: with --json, a usage error */
+	{ .args = { "stats", "--prometheus" }, .code = CTL_FAIL, .expect = E_ERROR,
+	  .needle = "the fast path is off", .json_code = CTL_USAGE,
+	  .json_needle = "--prometheus goes without" },
+	CASE(CTL_FAIL, E_ERROR, "the fast path is off", NULL, "conns"),
+	CASE(CTL_OK, E_OUTPUT, "already off", NULL, "disable"),
+	CASE(CTL_FAIL, E_ERROR, "preflight", NULL, "enable", "--cgroup", missing_cg),
+	CASE(CTL_FAIL, E_OUTPUT, "FAIL", NULL, "preflight", "--cgroup", missing_cg),
 	/* a pin dir not on bpffs: nothing can be told */
-	{ { "--pin-dir", tl_env.tmp, "status" }, true, CTL_UNKNOWN, E_OUTPUT, "not on bpffs",
-	  "unknown" },
+	CASE_RAW(CTL_UNKNOWN, E_OUTPUT, "not on bpffs", "unknown",
+	     "--pin-dir", tl_env.tmp, "status"),
 };
 
 static void describe(const struct cli_case *c, bool json, char *buf, size_t len)
@@ -155,7 +162,8 @@ static bool run_case(const struct cli_case *c, bool json)
 		args[n++] = c->args[i];
 	args[n] = NULL;
 
-	ASSERT_CTL(ctl_exec(&o, NULL, args), &o, c->code, what);
+	ASSERT_CTL(ctl_exec(&o, NULL, args), &o, json && c->json_code ? c->json_code : c->code,
+		   what);
 	if (!json && c->expect == E_ERROR) {
 		ASSERT_ERR_HAS(&o, c->needle, what);
 		if (o.out_len) {
@@ -165,7 +173,7 @@ static bool run_case(const struct cli_case *c, bool json)
 	} else if (!json) {
 		ASSERT_OUT_HAS(&o, c->needle, what);
 	} else if (c->expect == E_ERROR) {
-		ASSERT_JSON_ERROR(&o, c->needle, what);
+		ASSERT_JSON_ERROR(&o, c->json_needle ? c->json_needle : c->needle, what);
 	} else {
 		ASSERT_JSON(&o, CJ_OBJ, v, what);
 		if (c->verdict)
@@ -178,85 +186,50 @@ cleanup:
 	return ok;
 }
 
-/* The permission cases: the fast path is set up and the pins are readable
- * only with privileges. */
-static bool no_permission(void)
+/* One command without permission: exit @code; an error names @cause (in
+ * stdout for status, else in stderr; in the JSON error or reasons with
+ * --json). A command that may run (@code 0) prints its normal output. */
+static bool perm_case(const struct ctl_opts *who, const char *cause, int code, bool json,
+		      const char *const *cmd)
 {
-	static const struct ctl_opts nobody = { .priv = CTL_AS_NOBODY };
-	static const struct ctl_opts nocaps = { .priv = CTL_AS_ROOT_NO_CAPS };
-	static const struct {
-		const struct ctl_opts *who;
-		const char *cause;	/* strerror of what the kernel says */
-	} whos[] = {
-		{ &nobody, "Permission denied" },
-		{ &nocaps, "Operation not permitted" },
-	};
+	const char *args[12];
 	struct ctl_out o = CTL_OUT_INIT;
 	struct cj *v = NULL;
-	char link[PATH_MAX];
-	__u32 cnt = 0;
-	bool ok = false;
+	bool status = strcmp(cmd[0], "status") == 0, ok = false;
+	char what[256];
+	int n = 0;
 
-	ASSERT_CTL(ctl_cmd(&o, "enable", "--cgroup", tl_env.cgroup, "--max-conns", "1024", NULL),
-		   &o, CTL_OK, "enable (as root) for the permission cases");
-	ASSERT_CTL(ctl_cmd(&o, "status", NULL), &o, CTL_OK, "status as root after enable");
+	args[n++] = "--pin-dir";
+	args[n++] = tl_env.pin_dir;
+	if (json)
+		args[n++] = "--json";
+	for (int i = 0; cmd[i] && n < 11; i++)
+		args[n++] = cmd[i];
+	args[n] = NULL;
+	snprintf(what, sizeof(what), "%s%s as %s", cmd[0], json ? " --json" : "",
+		 who->priv == CTL_AS_NOBODY ? "uid 65534" : "uid 0 without capabilities");
 
-	for (unsigned int i = 0; i < sizeof(whos) / sizeof(whos[0]); i++) {
-		const struct ctl_opts *who = whos[i].who;
-		const char *cause = whos[i].cause;
-
-		ASSERT_CTL(ctl_cmd_opts(&o, who, "status", NULL), &o, CTL_UNKNOWN,
-			   "status without permission: cannot tell");
-		ASSERT_OUT_HAS(&o, "sockaccel: unknown", "status without permission: verdict");
-		ASSERT_OUT_HAS(&o, cause, "status without permission names the cause");
-		ASSERT_OUT_HAS(&o, "cannot read", "status without permission says what it cannot read");
-
-		ASSERT_CTL(ctl_cmd_opts(&o, who, "--json", "status", NULL), &o, CTL_UNKNOWN,
-			   "status --json without permission");
-		ASSERT_JSON(&o, CJ_OBJ, v, "status --json without permission");
-		ASSERT_JSON_STR(v, "verdict", "unknown", "status --json without permission");
+	ASSERT_CTL(ctl_exec(&o, who, args), &o, code, what);
+	if (code == CTL_OK && json) {
+		ASSERT_JSON(&o, strcmp(cmd[0], "conns") == 0 ? CJ_ARR : CJ_OBJ, v, what);
+	} else if (code == CTL_OK) {
+		ASSERT_TRUE(o.out_len > 0, "output on stdout");
+	} else if (status && !json) {
+		ASSERT_OUT_HAS(&o, "sockaccel: unknown", what);
+		ASSERT_OUT_HAS(&o, cause, what);
+	} else if (status) {
+		ASSERT_JSON(&o, CJ_OBJ, v, what);
+		ASSERT_JSON_STR(v, "verdict", "unknown", what);
 		if (!cj_array_has_substr(cj_get(v, "reasons"), cause)) {
-			ctl_fail_out(__FILE__, __LINE__, "status --json without permission", &o,
-				     "no reason names the cause \"%s\"", cause);
+			ctl_fail_out(__FILE__, __LINE__, what, &o, "no reason names the cause \"%s\"",
+				     cause);
 			goto cleanup;
 		}
-
-		ASSERT_CTL(ctl_cmd_opts(&o, who, "stats", NULL), &o, CTL_FAIL,
-			   "stats without permission");
-		ASSERT_ERR_HAS(&o, cause, "stats without permission names the cause");
-		ASSERT_CTL(ctl_cmd_opts(&o, who, "--json", "stats", NULL), &o, CTL_FAIL,
-			   "stats --json without permission");
-		ASSERT_JSON_ERROR(&o, cause, "stats --json without permission");
-
-		ASSERT_CTL(ctl_cmd_opts(&o, who, "conns", NULL), &o, CTL_FAIL,
-			   "conns without permission");
-		ASSERT_ERR_HAS(&o, cause, "conns without permission names the cause");
-		ASSERT_CTL(ctl_cmd_opts(&o, who, "--json", "conns", NULL), &o, CTL_FAIL,
-			   "conns --json without permission");
-		ASSERT_JSON_ERROR(&o, cause, "conns --json without permission");
-
-		ASSERT_CTL(ctl_cmd_opts(&o, who, "disable", "--timeout", "1", NULL), &o, CTL_FAIL,
-			   "disable without permission fails");
-		ASSERT_CTL(ctl_cmd_opts(&o, who, "enable", "--cgroup", tl_env.cgroup, NULL), &o,
-			   CTL_FAIL, "enable without permission fails");
-
-		/* and nothing changed */
-		ASSERT_OK(tl_pin_path(link, "link_sockops"), "link_sockops path");
-		ASSERT_TRUE(ctl_exists(link), "link_sockops still pinned after the refused disable");
-		ASSERT_OK(tl_cgroup_prog_count(BPF_CGROUP_SOCK_OPS, &cnt),
-			  "bpf_prog_query(test cgroup)");
-		ASSERT_EQ(cnt, 1, "sockops programs on the cgroup after the refused commands");
-		ASSERT_CTL(ctl_cmd(&o, "--json", "status", NULL), &o, CTL_OK,
-			   "status as root after the refused commands");
-		ASSERT_JSON(&o, CJ_OBJ, v, "status --json as root");
-		ASSERT_JSON_STR(v, "verdict", "healthy", "status --json as root");
-		ASSERT_JSON_STR(v, "redirect", "on", "the redirect switch after the refused disable");
+	} else if (json) {
+		ASSERT_JSON_ERROR(&o, cause, what);
+	} else {
+		ASSERT_ERR_HAS(&o, cause, what);
 	}
-
-	ASSERT_CTL(ctl_cmd(&o, "disable", NULL), &o, CTL_OK, "disable as root");
-	ASSERT_FALSE(ctl_exists(tl_env.pin_dir), "pin dir gone after disable");
-	ASSERT_OK(tl_cgroup_prog_count(BPF_CGROUP_SOCK_OPS, &cnt), "bpf_prog_query(test cgroup)");
-	ASSERT_EQ(cnt, 0, "sockops programs on the cgroup after disable");
 	ok = true;
 cleanup:
 	cj_free(v);
@@ -264,9 +237,107 @@ cleanup:
 	return ok;
 }
 
+/* The fast path is as enable left it. */
+static bool unchanged(const char *after)
+{
+	struct ctl_out o = CTL_OUT_INIT;
+	struct cj *v = NULL;
+	char link[PATH_MAX], what[128];
+	__u32 cnt = 0;
+	bool ok = false;
+
+	snprintf(what, sizeof(what), "status as root after %s", after);
+	ASSERT_OK(tl_pin_path(link, "link_sockops"), "link_sockops path");
+	ASSERT_TRUE(ctl_exists(link), "link_sockops still pinned");
+	ASSERT_OK(tl_cgroup_prog_count(BPF_CGROUP_SOCK_OPS, &cnt), "bpf_prog_query(test cgroup)");
+	ASSERT_EQ(cnt, 1, "sockops programs on the cgroup");
+	ASSERT_CTL(ctl_cmd(&o, "--json", "status", NULL), &o, CTL_OK, what);
+	ASSERT_JSON(&o, CJ_OBJ, v, what);
+	ASSERT_JSON_STR(v, "verdict", "healthy", what);
+	ASSERT_JSON_STR(v, "redirect", "on", what);
+	ok = true;
+cleanup:
+	cj_free(v);
+	ctl_out_free(&o);
+	return ok;
+}
+
+/*
+ * The permission cases: with the fast path set up, commands run as uid 65534
+ * (the private pin dir is out of its reach: EACCES) and as uid 0 without
+ * capabilities (the pins are its own files, so it may open them and read
+ * the maps, but BPF_PROG_QUERY and creating maps need capabilities: EPERM).
+ * Each failure is reported and the others still run.
+ */
+static bool no_permission(void)
+{
+	static const struct ctl_opts nobody = { .priv = CTL_AS_NOBODY };
+	static const struct ctl_opts nocaps = { .priv = CTL_AS_ROOT_NO_CAPS };
+	static const struct {
+		const struct ctl_opts *who;
+		const char *cmd[6];
+		int code;
+		const char *cause;
+	} perm_cases[] = {
+		{ &nobody, { "status" }, CTL_UNKNOWN, "Permission denied" },
+		{ &nobody, { "stats" }, CTL_FAIL, "Permission denied" },
+		{ &nobody, { "conns" }, CTL_FAIL, "Permission denied" },
+		/* refused, and nothing changes */
+		{ &nobody, { "disable", "--timeout", "1" }, CTL_FAIL, "Permission denied" },
+		{ &nobody, { "enable", "--cgroup", tl_env.cgroup }, CTL_FAIL, "CAP_BPF" },
+		/* status needs BPF_PROG_QUERY to tell whether sockops is attached */
+		{ &nocaps, { "status" }, CTL_UNKNOWN, "Operation not permitted" },
+		/* reading the maps is allowed to their owner */
+		{ &nocaps, { "stats" }, CTL_OK, NULL },
+		{ &nocaps, { "conns" }, CTL_OK, NULL },
+		{ &nocaps, { "enable", "--cgroup", tl_env.cgroup }, CTL_FAIL, "CAP_BPF" },
+	};
+	struct ctl_out o = CTL_OUT_INIT;
+	unsigned int failed = 0;
+	bool ok = false;
+
+	ASSERT_CTL(ctl_cmd(&o, "enable", "--cgroup", tl_env.cgroup, "--max-conns", "1024", NULL),
+		   &o, CTL_OK, "enable (as root) for the permission cases");
+	ASSERT_TRUE(unchanged("enable"), "healthy after enable");
+
+	for (unsigned int i = 0; i < sizeof(perm_cases) / sizeof(perm_cases[0]); i++) {
+		for (int json = 0; json <= 1; json++) {
+			if (!perm_case(perm_cases[i].who, perm_cases[i].cause, perm_cases[i].code,
+				       json, perm_cases[i].cmd))
+				failed++;
+			if (!unchanged(perm_cases[i].cmd[0])) {
+				tl_log("the fast path changed; stopping the permission cases");
+				goto cleanup;
+			}
+		}
+	}
+	ASSERT_EQ(failed, 0, "permission cases that failed (each reported above)");
+	ok = true;
+cleanup:
+	ctl_out_free(&o);
+	return ok;
+}
+
+/* Undo the enable as root, whatever happened. */
+static bool disable_as_root(void)
+{
+	struct ctl_out o = CTL_OUT_INIT;
+	__u32 cnt = 0;
+	bool ok = false;
+
+	ASSERT_CTL(ctl_cmd(&o, "disable", NULL), &o, CTL_OK, "disable as root");
+	ASSERT_FALSE(ctl_exists(tl_env.pin_dir), "pin dir gone after disable");
+	ASSERT_OK(ctl_wait_cgroup_detached(&cnt, 2000), "no sockops program on the cgroup after disable");
+	ok = true;
+cleanup:
+	ctl_out_free(&o);
+	return ok;
+}
+
 int main(void)
 {
 	unsigned int failed = 0, total = 0;
+	bool perm_ok;
 
 	ASSERT_OK(tl_init("ctl_cli", TL_BUDGET_S), "tl_init");
 	ASSERT_OK(tl_pathf(missing_cg, "%s/sockaccel-test-%d-missing", tl_env.cgroup2,
@@ -282,7 +353,9 @@ int main(void)
 	tl_log("%u of %u command lines behaved as expected", total - failed, total);
 	ASSERT_FALSE(ctl_exists(tl_env.pin_dir), "the table's commands pinned nothing");
 
-	ASSERT_TRUE(no_permission(), "without permission: cannot tell, and nothing changes");
+	perm_ok = no_permission();
+	ASSERT_TRUE(disable_as_root(), "disable as root after the permission cases");
+	ASSERT_TRUE(perm_ok, "without permission: cannot tell, and nothing changes");
 cleanup:
 	return tl_finish();
 }

@@ -87,8 +87,8 @@ void ctl_fail_out(const char *file, int line, const char *what, const struct ctl
 		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* The command ran (ctl_exec returned 0) and exited with @code. */
-#define ASSERT_CTL(run, o, code, what) do {					\
-	int r_ = (run), c_ = (code);						\
+#define ASSERT_CTL(run, o, want, what) do {					\
+	int r_ = (run), c_ = (want);						\
 	if (r_ != 0 || (o)->code != c_) {					\
 		ctl_fail_exit(__FILE__, __LINE__, (what), (o), c_);		\
 		goto cleanup;							\
@@ -107,6 +107,14 @@ void ctl_fail_out(const char *file, int line, const char *what, const struct ctl
 	if (!ctl_err_has((o), (needle))) {					\
 		ctl_fail_out(__FILE__, __LINE__, (what), (o),			\
 			     "stderr does not contain \"%s\"", (needle));	\
+		goto cleanup;							\
+	}									\
+} while (0)
+
+/* Nothing on stderr (--json: informational lines are silent). */
+#define ASSERT_NO_STDERR(o, what) do {						\
+	if ((o)->err_len) {							\
+		ctl_fail_out(__FILE__, __LINE__, (what), (o), "stderr is not empty"); \
 		goto cleanup;							\
 	}									\
 } while (0)
@@ -182,6 +190,15 @@ int ctl_netns_cookie(int fd, __u64 *cookie);
 /* Write [@off, @off + @len) of the pattern of @seed to non-blocking @fd,
  * waiting for POLLOUT at most @timeout_ms in all. */
 int ctl_send_pattern(int fd, __u64 seed, __u64 off, __u64 len, int timeout_ms);
+
+/*
+ * Wait until no sockops program is attached to the test cgroup (no sk_msg
+ * program to map @map_fd). A link is released when its pin's inode goes,
+ * which can lag its unlink a little; the wait says so in the log.
+ * 0, or -ETIMEDOUT (the count is in *@cnt).
+ */
+int ctl_wait_cgroup_detached(__u32 *cnt, int timeout_ms);
+int ctl_wait_map_detached(int map_fd, __u32 *cnt, int timeout_ms);
 
 /* The counters through the pins' fd, with a log line. */
 int ctl_counters(const struct tl_pins *p, __u64 c[SA_CNT_MAX], const char *label);

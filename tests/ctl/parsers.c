@@ -93,9 +93,9 @@ int main(void)
 	for (unsigned int i = 0; i < sizeof(json_bad) / sizeof(json_bad[0]); i++) {
 		v = cj_parse(json_bad[i], strlen(json_bad[i]), err, sizeof(err));
 		if (v)
-			tl_fail_msg(__FILE__, __LINE__, "invalid JSON accepted: '%s'", json_bad[i]);
+			tl_fail_msg(__FILE__, __LINE__, "invalid JSON accepted: case %u", i);
 		else
-			tl_log("refused as it should: '%s': %s", json_bad[i], err);
+			tl_log("refused as it should: case %u: %s", i, err);
 		cj_free(v);
 	}
 	/* an embedded NUL byte in the text is not whitespace */
