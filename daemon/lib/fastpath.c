@@ -271,6 +271,47 @@ static int find_parts(struct sa_fastpath *fp)
 	return 0;
 }
 
+/*
+ * Every map already pinned must have the shape this object defines, or
+ * libbpf's reuse fails with a bare EINVAL. Checked first, so the refusal
+ * names the pin and what differs, and counts as "not our state" (-EPROTO).
+ */
+static int check_pinned_maps(struct sa_fastpath *fp, const char *pin_dir)
+{
+	struct bpf_map *m;
+
+	bpf_object__for_each_map(m, fp->obj) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		char path[PATH_MAX];
+		int fd;
+
+		if (sa_pin_path(path, pin_dir, bpf_map__name(m)) || access(path, F_OK) != 0)
+			continue;
+		fd = bpf_obj_get(path);
+		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) < 0) {
+			if (fd >= 0)
+				close(fd);
+			continue;	/* inspect_pins() already judged the kind */
+		}
+		close(fd);
+		if (info.type != bpf_map__type(m) || info.key_size != bpf_map__key_size(m) ||
+		    info.value_size != bpf_map__value_size(m) ||
+		    info.max_entries != bpf_map__max_entries(m) ||
+		    info.map_flags != bpf_map__map_flags(m)) {
+			p_err("pinned map '%s' is not what sockaccel layout %u pins there (type %u, "
+			      "key %u, value %u, max %u, flags 0x%x; expected type %u, key %u, "
+			      "value %u, max %u, flags 0x%x); remove it or choose another --pin-dir",
+			      path, SA_LAYOUT_VERSION, info.type, info.key_size, info.value_size,
+			      info.max_entries, info.map_flags, bpf_map__type(m),
+			      bpf_map__key_size(m), bpf_map__value_size(m), bpf_map__max_entries(m),
+			      bpf_map__map_flags(m));
+			return -EPROTO;
+		}
+	}
+	return 0;
+}
+
 static int load_programs(struct sa_fastpath *fp, const struct sa_fastpath_opts *o)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir,
@@ -295,7 +336,10 @@ static int load_programs(struct sa_fastpath *fp, const struct sa_fastpath_opts *
 	if (!err)
 		err = bpf_map__set_max_entries(fp->m_sock_hash, o->max_conns);
 	if (!err)
-		err = bpf_object__load(fp->obj);
+		err = check_pinned_maps(fp, o->pin_dir);
+	if (err)
+		return err;
+	err = bpf_object__load(fp->obj);
 	if (err) {
 		p_err("can't load the BPF programs and maps: %s (the libbpf lines above name "
 		      "the object; --verbose shows the verifier log)", strerror(-err));

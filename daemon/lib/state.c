@@ -114,24 +114,31 @@ static void read_sockops(struct sa_state *st)
 	lfd = open_pin(st, SA_PIN_LINK_SOCKOPS);
 	if (lfd < 0)
 		return;
-	if (sa_link_info(lfd, &li) == 0 && li.type == BPF_LINK_TYPE_CGROUP) {
+	if (sa_link_info(lfd, &li) == 0 && li.type == BPF_LINK_TYPE_CGROUP)
+		st->cgroup_id = li.cgroup.cgroup_id;
+	cgroup_path_of(st->cgroup_id, st->cgroup, sizeof(st->cgroup));
+	cfd = st->cgroup[0] ? open(st->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	/* A restart replaces the link's program between our two reads; read
+	 * the link again until both agree (or the program is really gone). */
+	for (int tries = 0; cfd >= 0 && tries < 5; tries++) {
+		if (sa_link_info(lfd, &li) < 0 || li.type != BPF_LINK_TYPE_CGROUP)
+			break;
 		st->sockops_link_id = li.id;
 		st->sockops_prog_id = li.prog_id;
-		st->cgroup_id = li.cgroup.cgroup_id;
+		ret = sa_prog_attached(cfd, BPF_CGROUP_SOCK_OPS, st->sockops_prog_id,
+				       &st->cgroup_sockops_progs);
+		if (ret == -EPERM || ret == -EACCES) {	/* no CAP_NET_ADMIN: cannot tell */
+			note_err(st, ret, "BPF_PROG_QUERY on the cgroup");
+			break;
+		}
+		st->sockops_attached = ret > 0;
+		if (st->sockops_attached)
+			break;
+		usleep(20000);
 	}
+	if (cfd >= 0)
+		close(cfd);
 	close(lfd);
-	cgroup_path_of(st->cgroup_id, st->cgroup, sizeof(st->cgroup));
-	if (!st->cgroup[0])
-		return;
-	cfd = open(st->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cfd < 0)
-		return;
-	ret = sa_prog_attached(cfd, BPF_CGROUP_SOCK_OPS, st->sockops_prog_id,
-			       &st->cgroup_sockops_progs);
-	if (ret == -EPERM || ret == -EACCES)	/* no CAP_NET_ADMIN: cannot tell */
-		note_err(st, ret, "BPF_PROG_QUERY on the cgroup");
-	st->sockops_attached = ret > 0;
-	close(cfd);
 }
 
 static void read_map(struct sa_state *st)

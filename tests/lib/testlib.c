@@ -33,6 +33,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <linux/sock_diag.h>
 #include <linux/tcp.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -1604,6 +1605,7 @@ void tl_stream_init(struct tl_stream *s, const char *name, __u64 len, enum tl_wr
 	s->max_ahead = default_max_ahead();
 	s->shutdown = true;
 	s->stall_ms = 20000;
+	s->max_read = TL_READ_BUF;
 	s->wfd = s->rfd = -1;
 }
 
@@ -1776,7 +1778,7 @@ static void *writer_main(void *arg)
 			tl_sleep_ms(1);
 			continue;
 		}
-		n = write_sizes[i++ % NSIZES(write_sizes)];
+		n = s->fixed_writes ? s->max_write : write_sizes[i++ % NSIZES(write_sizes)];
 		if (n > s->max_write)
 			n = s->max_write;
 		if (n > limit - off)
@@ -1822,11 +1824,20 @@ static void *reader_main(void *arg)
 		snprintf(s->rwhy, sizeof(s->rwhy), "out of memory");
 		goto cleanup;
 	}
+	/* A slow receiver: nothing is read for a while. */
+	for (long long until = tl_now_ms() + s->read_delay_ms; tl_now_ms() < until;) {
+		if (atomic_load(&s->abort))
+			break;
+		tl_sleep_ms(5);
+	}
+	last = tl_now_ms();
 	/* Up to the last byte, then (with shutdown) EOF right after it. */
 	for (;;) {
 		size_t want = read_sizes[i % NSIZES(read_sizes)];
 		ssize_t r;
 
+		if (s->max_read && want > s->max_read)
+			want = s->max_read;
 		if (atomic_load(&s->abort)) {
 			err = -ECANCELED;
 			snprintf(s->rwhy, sizeof(s->rwhy), "stopped at offset %llu",
@@ -1857,6 +1868,8 @@ static void *reader_main(void *arg)
 			off += mine;
 			atomic_store(&s->verified, off);
 			last = tl_now_ms();
+			if (s->read_pace_us)
+				usleep(s->read_pace_us);
 			continue;
 		}
 		if (r == 0) {
@@ -2297,10 +2310,11 @@ const char *tl_daemon_path(void)
 	return e && e[0] ? e : SOCKACCELD_PATH;
 }
 
-int tl_daemon_start(struct tl_daemon *d, const char *const *args, unsigned int flags)
+static int daemon_spawn(struct tl_daemon *d, const char *const *wrapper, const char *const *args,
+			unsigned int flags)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	const char *argv[48];
+	const char *argv[64];
 	char **envp = NULL, notify_env[128], cmdline[1024], name[96];
 	int argc = 0, nenv = 0, out = -1, errf = -1, devnull = -1, err = 0;
 	size_t cl = 0, nl;
@@ -2328,6 +2342,8 @@ int tl_daemon_start(struct tl_daemon *d, const char *const *args, unsigned int f
 	}
 	snprintf(notify_env, sizeof(notify_env), "NOTIFY_SOCKET=@%s", name);
 
+	for (int i = 0; wrapper && wrapper[i] && argc < 32; i++)
+		argv[argc++] = wrapper[i];
 	argv[argc++] = tl_daemon_path();
 	if (!(flags & TL_D_NO_CONFIG)) {
 		argv[argc++] = "--config";
@@ -2411,6 +2427,17 @@ cleanup:
 		d->notify_fd = -1;
 	}
 	return err;
+}
+
+int tl_daemon_start(struct tl_daemon *d, const char *const *args, unsigned int flags)
+{
+	return daemon_spawn(d, NULL, args, flags);
+}
+
+int tl_daemon_start_wrapped(struct tl_daemon *d, const char *const *wrapper,
+			    const char *const *args, unsigned int flags)
+{
+	return daemon_spawn(d, wrapper, args, flags);
 }
 
 void tl_daemon_poll(struct tl_daemon *d)
@@ -2574,4 +2601,273 @@ void tl_daemon_release(struct tl_daemon *d)
 		close(d->notify_fd);
 	d->pidfd = d->notify_fd = -1;
 	d->pid = -1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Memory, fallback, commands, resources                                    */
+
+int tl_sock_rmem(int fd, __u32 *rmem_alloc, __u32 *rcvbuf)
+{
+	__u32 mi[SK_MEMINFO_VARS] = {};
+	socklen_t len = sizeof(mi);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mi, &len) < 0)
+		return -errno;
+	if (len < (SK_MEMINFO_RCVBUF + 1) * sizeof(__u32))
+		return -EOPNOTSUPP;
+	if (rmem_alloc)
+		*rmem_alloc = mi[SK_MEMINFO_RMEM_ALLOC];
+	if (rcvbuf)
+		*rcvbuf = mi[SK_MEMINFO_RCVBUF];
+	return 0;
+}
+
+int tl_sock_fallback(int fd)
+{
+	struct sa_sk_state v = {};
+	int map = pin_get(SA_PIN_SK_STATE), err;
+
+	if (map < 0)
+		return map;
+	if (bpf_map_lookup_elem(map, &fd, &v) < 0)
+		err = errno == ENOENT ? 0 : -errno;
+	else
+		err = v.fallback ? 1 : 0;
+	close(map);
+	return err;
+}
+
+int tl_tcp_mem_pages(long *pages)
+{
+	char line[256];
+	FILE *f = fopen("/proc/net/sockstat", "re");
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		const char *m;
+
+		if (strncmp(line, "TCP:", 4) != 0 || !(m = strstr(line, " mem ")))
+			continue;
+		*pages = strtol(m + 5, NULL, 10);
+		err = 0;
+	}
+	fclose(f);
+	return err;
+}
+
+const char *tl_ctl_path(void)
+{
+	static char path[PATH_MAX];
+	const char *e = getenv("SOCKACCELCTL");
+	char *slash;
+
+	if (e && e[0])
+		return e;
+	/* both binaries are built into <build>/daemon */
+	snprintf(path, sizeof(path), "%s", SOCKACCELD_PATH);
+	slash = strrchr(path, '/');
+	if (!slash)
+		return "sockaccelctl";
+	snprintf(slash + 1, sizeof(path) - (size_t)(slash + 1 - path), "sockaccelctl");
+	return path;
+}
+
+int tl_bpf_object_path(char *buf, const char *name)
+{
+	char dir[PATH_MAX], *slash;
+	const char *e = getenv("SA_BPF_DIR");
+
+	if (e && e[0])
+		return tl_pathf(buf, "%s/%s", e, name);
+	/* <build>/daemon/sockacceld -> <build>/bpf/<name> */
+	snprintf(dir, sizeof(dir), "%s", SOCKACCELD_PATH);
+	for (int i = 0; i < 2; i++) {
+		slash = strrchr(dir, '/');
+		if (!slash)
+			return -ENOENT;
+		*slash = '\0';
+	}
+	return tl_pathf(buf, "%s/bpf/%s", dir, name);
+}
+
+int tl_config_write(const char *text)
+{
+	FILE *f = fopen(tl_env.config, "we");
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	if (fputs(text, f) < 0)
+		err = -EIO;
+	if (fclose(f) != 0 && !err)
+		err = -errno;
+	if (!err)
+		tl_log("config %s: %s", tl_env.config, text);
+	return err;
+}
+
+int tl_proc_usage(pid_t pid, long *rss_kb, int *nfds)
+{
+	char path[64], line[256];
+	struct tl_dirent64 *de;
+	char buf[4096];
+	FILE *f;
+	long n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	*rss_kb = -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			*rss_kb = strtol(line + 6, NULL, 10);
+	fclose(f);
+	if (*rss_kb < 0)
+		return -ENOENT;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	*nfds = 0;
+	while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+		for (long pos = 0; pos < n; pos += de->d_reclen) {
+			de = (struct tl_dirent64 *)(buf + pos);
+			if (de->d_name[0] != '.')
+				(*nfds)++;
+		}
+	}
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+int tl_run_capture(char *const argv[], int timeout_ms, int *status, char **out, char **err)
+{
+	static atomic_int seq;
+	char opath[PATH_MAX], epath[PATH_MAX];
+	int n = atomic_fetch_add(&seq, 1), ofd = -1, efd = -1, pidfd = -1, ret;
+	pid_t parent = getpid(), pid;
+
+	*out = *err = NULL;
+	if (tl_pathf(opath, "%s/cmd-%d-%d.out", tl_env.tmp, (int)getpid(), n) ||
+	    tl_pathf(epath, "%s/cmd-%d-%d.err", tl_env.tmp, (int)getpid(), n))
+		return -ENAMETOOLONG;
+	ofd = open(opath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	efd = open(epath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (ofd < 0 || efd < 0) {
+		ret = -errno;
+		goto cleanup;
+	}
+
+	pthread_mutex_lock(&st.log_lock);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		child_reset(parent);
+		signal(SIGPIPE, SIG_DFL);
+		if (dup2(ofd, 1) < 0 || dup2(efd, 2) < 0)
+			_exit(126);
+		close_range(3, ~0U, 0);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	pthread_mutex_unlock(&st.log_lock);
+	if (pid < 0) {
+		ret = -errno;
+		goto cleanup;
+	}
+	tl_track_pid(pid);
+	pidfd = pidfd_of(pid);
+	ret = wait_pid(pid, pidfd, timeout_ms, status);
+	if (ret == -ETIMEDOUT) {
+		tl_log("%s: still running after %d ms; killing it", argv[0], timeout_ms);
+		kill(pid, SIGKILL);
+		wait_pid(pid, pidfd, 5000, status);
+	}
+	tl_untrack_pid(pid);
+	*out = read_file(opath);
+	*err = read_file(epath);
+	if (!*out || !*err) {
+		free(*out);
+		free(*err);
+		*out = *err = NULL;
+		if (!ret)
+			ret = -ENOMEM;
+	}
+cleanup:
+	if (pidfd >= 0)
+		close(pidfd);
+	if (ofd >= 0)
+		close(ofd);
+	if (efd >= 0)
+		close(efd);
+	unlink(opath);
+	unlink(epath);
+	return ret;
+}
+
+int tl_counter_slot(const struct tl_pins *p, unsigned int slot, __u64 *sum)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct sa_counters *percpu;
+	__u32 zero = 0;
+	int err = 0;
+
+	if (ncpu < 0)
+		return ncpu;
+	if (slot >= SA_COUNTERS_CAP)
+		return -EINVAL;
+	percpu = calloc((size_t)ncpu, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(p->counters, &zero, percpu) < 0) {
+		err = -errno;
+		goto cleanup;
+	}
+	*sum = 0;
+	for (int cpu = 0; cpu < ncpu; cpu++)
+		*sum += percpu[cpu].c[slot];
+cleanup:
+	free(percpu);
+	return err;
+}
+
+int tl_pin_prog_tag(const char *name, __u8 tag[BPF_TAG_SIZE], __u32 *id)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd = pin_get(name), err = 0;
+
+	if (fd < 0)
+		return fd;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0) {
+		err = -errno;
+	} else {
+		memcpy(tag, info.tag, BPF_TAG_SIZE);
+		if (id)
+			*id = info.id;
+	}
+	close(fd);
+	return err;
+}
+
+int tl_daemon_log_lines(const struct tl_daemon *d, const char *needle)
+{
+	char *text = read_file(d->err_path), *save = NULL;
+	int n = 0;
+
+	if (!text)
+		return -errno;
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		if (strstr(l, needle)) {
+			tl_log("sockacceld #%d said: %s", d->id, l);
+			n++;
+		}
+	}
+	free(text);
+	return n;
 }

@@ -293,6 +293,12 @@ struct tl_stream {
 	bool shutdown;		/* shutdown(SHUT_WR) after the last byte, and the
 				 * reader expects EOF right after it (default on) */
 	int stall_ms;		/* no progress for this long fails (default 20 s) */
+	bool fixed_writes;	/* every write is max_write bytes (default off:
+				 * sizes cycle 1 B .. max_write) */
+	unsigned int read_delay_ms;	/* reader sleeps this long before its
+					 * first read (default 0) */
+	unsigned int read_pace_us;	/* reader sleeps after every read (default 0) */
+	size_t max_read;	/* largest read (default and at most 1 MiB) */
 
 	/* Progress, shared by the threads and the test. */
 	_Atomic __u64 credit;
@@ -424,7 +430,10 @@ const char *tl_daemon_path(void);
 /* Spawn sockacceld [--config F] [--cgroup C --pin-dir P] [--verbose] @args... (NULL-
  * terminated, may be NULL) with NOTIFY_SOCKET set; does not wait. */
 int tl_daemon_start(struct tl_daemon *d, const char *const *args, unsigned int flags);
-/* Non-blocking: take notify messages and a possible exit into account. */
+/* Non-blocking: take notify messages and a possible exit into account.
+ * Long tests must call it now and then (the waits below do): sd_notify()
+ * blocks sockacceld once 10 of its messages (STATUS= every 5 s, three per
+ * SIGHUP) are unread. */
 void tl_daemon_poll(struct tl_daemon *d);
 /* 0 once READY=1 arrived; -ECHILD if the daemon exited first (its status
  * in d->status), -ETIMEDOUT. */
@@ -441,5 +450,54 @@ bool tl_daemon_output_contains(const struct tl_daemon *d, const char *needle);
 void tl_daemon_dump(const struct tl_daemon *d);
 /* Kill (SIGKILL) if still running and release; NULL-safe, idempotent. */
 void tl_daemon_release(struct tl_daemon *d);
+
+/*
+ * tl_daemon_start with @wrapper (NULL-terminated, e.g. valgrind and its
+ * options; wrapper[0] an absolute path) in front of the daemon.
+ */
+int tl_daemon_start_wrapped(struct tl_daemon *d, const char *const *wrapper,
+			    const char *const *args, unsigned int flags);
+
+/* ------------------------------------------------------------------------ */
+/* Memory, fallback, commands, resources                                    */
+
+/* Receive memory of socket @fd as `ss -tm` shows it (SO_MEMINFO):
+ * rmem_alloc counts the redirected bytes queued for it as well as TCP's.
+ * Either pointer may be NULL. */
+int tl_sock_rmem(int fd, __u32 *rmem_alloc, __u32 *rcvbuf);
+/* Has the sending direction of socket @fd fallen back to TCP (its entry in
+ * the pinned sk_state)? 1 yes, 0 no, or -errno. */
+int tl_sock_fallback(int fd);
+/* TCP memory of the whole host in pages ("TCP: ... mem N" of
+ * /proc/net/sockstat). */
+int tl_tcp_mem_pages(long *pages);
+
+/* sockaccelctl of the same build as the daemon (<build>/daemon), or
+ * $SOCKACCELCTL. */
+const char *tl_ctl_path(void);
+/* "<build>/bpf/<name>" of the daemon's build tree, or "$SA_BPF_DIR/<name>",
+ * into @buf (PATH_MAX). */
+int tl_bpf_object_path(char *buf, const char *name);
+/* Replace the contents of the daemons' config file (tl_env.config). */
+int tl_config_write(const char *text);
+/* VmRSS (KiB) and the number of open fds of process @pid. */
+int tl_proc_usage(pid_t pid, long *rss_kb, int *nfds);
+/*
+ * Run @argv (argv[0] looked up in PATH) for up to @timeout_ms (then
+ * SIGKILL) and capture its stdout and stderr: *@out and *@err are
+ * NUL-terminated and malloc'd (free them), NULL on error. Usable from
+ * children of the test as well.
+ */
+int tl_run_capture(char *const argv[], int timeout_ms, int *status, char **out, char **err);
+
+/* Counter slot @slot (< SA_COUNTERS_CAP, e.g. SA_CNT_TEST_VARIANT) summed
+ * over CPUs. */
+int tl_counter_slot(const struct tl_pins *p, unsigned int slot, __u64 *sum);
+/* Tag (hash of the instructions) and id of the program pinned as @name. */
+int tl_pin_prog_tag(const char *name, __u8 tag[BPF_TAG_SIZE], __u32 *id);
+
+/* Copy the lines of the daemon's stderr that contain @needle (e.g.
+ * "error:") to the log; returns how many. */
+int tl_daemon_log_lines(const struct tl_daemon *d, const char *needle);
 
 #endif /* SA_TESTLIB_H */
