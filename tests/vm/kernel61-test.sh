@@ -53,7 +53,7 @@ if [ ! -e "$initrd" ] || [ "$0" -nt "$initrd" ]; then
 	ird=$(mktemp -d)
 	mkdir -p "$ird"/{bin,dev,proc,sys,mod,newroot,lower,upper,build}
 	cp "$(command -v busybox)" "$ird/bin/busybox"
-	mods=$(for m in 9pnet_virtio 9p virtio_pci overlay; do
+	mods=$(for m in 9pnet_virtio 9p virtio_pci overlay veth; do
 		modprobe -d "$kdir/x" -S "$kver" --show-depends "$m"
 	done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }')
 	: >"$ird/mod/order"
