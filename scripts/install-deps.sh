@@ -3,9 +3,12 @@
 # Idempotent; needs root (apt-get).
 set -eu
 
+# The last line is for the benchmark suite (bench/run.sh): the applications it
+# measures and gnuplot for its plots.
 PKGS="build-essential cmake pkg-config clang llvm bpftool \
 libbpf-dev libelf-dev zlib1g-dev libsystemd-dev iproute2 procps \
-systemd-container debootstrap lintian qemu-system-x86 busybox-static kmod"
+systemd-container debootstrap lintian qemu-system-x86 busybox-static kmod \
+redis-server redis-tools nginx wrk gnuplot-nox valgrind"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps: must run as root (apt-get install)" >&2
