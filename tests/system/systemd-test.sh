@@ -131,7 +131,8 @@ stream_ok() {	# $1 = JSON line of sa_stream; $2 = "accelerated" or "plain"
 	if [ "$2" = accelerated ]; then
 		[ "$tcp" = 0 ] || fail "stream went over TCP ($tcp bytes), expected accelerated: $1"
 	else
-		[ "$tcp" = "$expected" ] || fail "stream was accelerated ($tcp TCP bytes), expected plain TCP: $1"
+		# >= : tcpi_bytes_sent counts retransmissions too, on a busy host
+		[ "$tcp" -ge "$expected" ] || fail "stream was accelerated ($tcp TCP bytes), expected plain TCP: $1"
 	fi
 }
 
