@@ -83,6 +83,7 @@ $1 == "0" || $1 == "P" { next }
 		ninvalid++
 		inval[ninvalid] = sprintf("| %s | %s | %s | %s | %s | %s %s | %s | %s |", test, sizename(cs), place, v, round, fmt(val), $7, $11 == "-" ? "-" : $11, $21)
 		add(invals, cell SUBSEP v, val)
+		if (v == "accel" && $21 ~ /fell-back/) rinv[cell, round] = val
 		next
 	}
 	add(vals, cell SUBSEP v, val)
@@ -108,6 +109,11 @@ END {
 					add(ratio, c SUBSEP w, a / r[c, w, k])
 			}
 		}
+	}
+	for (k in rinv) {
+		split(k, kp, SUBSEP); c = kp[1] SUBSEP kp[2] SUBSEP kp[3]
+		if ((c SUBSEP "plain" SUBSEP kp[4]) in r && r[c, "plain", kp[4]] > 0)
+			add(fbratio, c, rinv[k] / r[c, "plain", kp[4]])
 	}
 	while ((getline line < machine) > 0) {
 		split(line, kv, "="); m[kv[1]] = substr(line, length(kv[1]) + 2)
@@ -169,7 +175,7 @@ END {
 		# plot data: ratio by size, one file per test
 		if (tt == "rr" || tt == "stream" || tt == "wstream") {
 			f = plotdir "/ratio-" tt ".dat"
-			print "# size plain_same(med min max) plain_diff unix_same unix_diff ref_same ref_diff" > f
+			print "# size, then med min max of accel/X per round for X_place: plain_same plain_diff unix_same unix_diff ref_same ref_diff fellback_same fellback_diff" > f
 			split("", sz); nsz = 0
 			for (i = 1; i <= ncells; i++) {
 				c = cells[i]; split(c, p, SUBSEP)
@@ -182,6 +188,10 @@ END {
 				for (o = 1; o <= 3; o++) for (pl = 1; pl <= 2; pl++) {
 					c = tt SUBSEP szl[q] SUBSEP (pl == 1 ? "same" : "diff")
 					s = ratio[c SUBSEP W[o]]
+					line = line (s == "" ? " ? ? ?" : sprintf(" %.4f %.4f %.4f", med(s), smin(s), smax(s)))
+				}
+				for (pl = 1; pl <= 2; pl++) {
+					s = fbratio[tt SUBSEP szl[q] SUBSEP (pl == 1 ? "same" : "diff")]
 					line = line (s == "" ? " ? ? ?" : sprintf(" %.4f %.4f %.4f", med(s), smin(s), smax(s)))
 				}
 				print line > f
@@ -235,6 +245,12 @@ END {
 	if (nfb > 0) {
 		print ""
 		printf "**Fallback:** in %d cell(s) the accelerated direction fell back to TCP (directions_fallen_back rose): the reader held more than the queue limit of unread redirected bytes. Those runs are invalid and listed below.\n", nfb
+		for (i = 1; i <= ncells; i++) {
+			c = cells[i]; split(c, p, SUBSEP)
+			if (fbratio[c] != "")
+				printf "\n- %s %s %s: what the fallen-back accel runs delivered, per round against plain: %s", p[1], sizename(p[2]), p[3], rfmt(fbratio[c])
+		}
+		print ""
 	}
 	# profile
 	print ""
@@ -261,16 +277,6 @@ END {
 		print "|---|---|---|---|---|---|---|---|"
 		for (i = 1; i <= ninvalid; i++) print inval[i]
 	} else print "None."
-	print ""
-	print "## Plots"
-	print ""
-	print "![accel ratios by message size](ratio.png)"
-	print ""
-	print "![rr latency distribution, same CPU](latency-same.png)"
-	print ""
-	print "![rr latency distribution, different CPUs](latency-diff.png)"
-	print ""
-	print "Raw data: [results.tsv](results.tsv) (one row per run), [profile.tsv](profile.tsv), [machine.txt](machine.txt), latency histograms in hist/."
 }
 function tgt(test, cs, place, other, want, label,   c, s) {
 	c = test SUBSEP cs SUBSEP place
@@ -330,7 +336,13 @@ if [ "$npanels" -gt 0 ]; then
 			echo " '$f' using 1:8:9:10 with yerrorlines lc rgb '#2ca02c' title 'accel/unix same', \\"
 			echo " '$f' using 1:11:12:13 with yerrorlines lc rgb '#2ca02c' dt 2 title 'accel/unix diff', \\"
 			echo " '$f' using 1:14:15:16 with yerrorlines lc rgb '#d62728' title 'accel/ref same', \\"
-			echo " '$f' using 1:17:18:19 with yerrorlines lc rgb '#d62728' dt 2 title 'accel/ref diff'"
+			if [ "$t" = stream ]; then
+				echo " '$f' using 1:17:18:19 with yerrorlines lc rgb '#d62728' dt 2 title 'accel/ref diff', \\"
+				echo " '$f' using 1:20:21:22 with yerrorlines lc rgb '#9467bd' title 'accel fell back/plain same', \\"
+				echo " '$f' using 1:23:24:25 with yerrorlines lc rgb '#9467bd' dt 2 title 'accel fell back/plain diff'"
+			else
+				echo " '$f' using 1:17:18:19 with yerrorlines lc rgb '#d62728' dt 2 title 'accel/ref diff'"
+			fi
 		done
 		echo "unset multiplot"
 	} > "$dir/plot/ratio.gp"
@@ -367,4 +379,14 @@ for place in same diff; do
 	gnuplot "$dir/plot/latency-$place.gp" 2> "$dir/plot/gnuplot.err" || { cat "$dir/plot/gnuplot.err" >&2; exit 1; }
 done
 rm -f "$dir/plot/gnuplot.err"
+
+# the plots that were made, at the end of the summary
+{
+	echo
+	echo "## Plots"
+	[ -s "$dir/ratio.png" ] && printf '\n![accel ratios by message size](ratio.png)\n'
+	[ -s "$dir/latency-same.png" ] && printf '\n![rr latency distribution, same CPU](latency-same.png)\n'
+	[ -s "$dir/latency-diff.png" ] && printf '\n![rr latency distribution, different CPUs](latency-diff.png)\n'
+	printf '\nRaw data: [results.tsv](results.tsv) (one row per run), [profile.tsv](profile.tsv), [machine.txt](machine.txt), latency histograms in hist/.\n'
+} >> "$dir/summary.md"
 echo "report: $dir/summary.md"

@@ -257,7 +257,9 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
-trap 'echo "bench: interrupted" >&2; exit 130' INT TERM HUP
+# fd 3: the original stderr, for a trap that fires inside a redirected command
+exec 3>&2
+trap 'echo "bench: interrupted" >&3; exit 130' INT TERM HUP
 
 # ---------------------------------------------------------------- setup
 tmp=$(mktemp -d /tmp/sockaccel-bench-XXXXXX) || exit 1
@@ -539,7 +541,7 @@ redis_n=""	# requests per redis-benchmark test, calibrated per cell
 run_redis() {
 	local round=$1 pl=$2 place=$3 variant=$4
 	local cg cpus scpu ccpu port rpid conn bpid rc c0 c1 ss s0 s1 t0 t1 nz
-	local errs stats0 stats1 valid pct red fb note line op rps p50 p99 want dir
+	local errs stats0 stats1 valid pct red fb note op rps p50 p99 want dir
 	cg=$(cg_of "$variant")
 	cpus=$(cpus_of "$place"); scpu=${cpus% *}; ccpu=${cpus#* }
 	dir=$tmp/redis
