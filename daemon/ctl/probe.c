@@ -26,6 +26,7 @@
 #include "sockaccel.h"
 #include "ctl.h"
 #include "key.h"
+#include "mounts.h"
 #include "pins.h"
 
 #ifndef SO_COOKIE
@@ -34,18 +35,6 @@
 
 #define PROBE_TIMEOUT_MS 3000
 static const char probe_msg[] = "sockaccel probe";
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, s, strlen(s)) < 0)
-		err = -errno;
-	close(fd);
-	return err;
-}
 
 static int marked_socket(void)
 {
@@ -72,7 +61,7 @@ static bool in_map(int map_fd, int fd)
 }
 
 /* In the child: returns 0 on success, else writes why into @why. */
-static int probe_child(const char *cgroup_procs, int map_fd, char *why, size_t len)
+static int probe_child(const char *cgroup, int map_fd, char *why, size_t len)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t sl = sizeof(sin);
@@ -80,12 +69,13 @@ static int probe_child(const char *cgroup_procs, int map_fd, char *why, size_t l
 	socklen_t tl = sizeof(ti);
 	struct pollfd pfd;
 	char buf[64];
-	int lfd, cfd, afd;
+	int lfd, cfd, afd, err;
 	ssize_t n;
 
 	/* before any socket exists: a socket's cgroup is fixed at creation */
-	if (write_file(cgroup_procs, "0")) {
-		snprintf(why, len, "can't join %.200s: %s", cgroup_procs, strerror(errno));
+	err = sa_cgroup_join(cgroup);
+	if (err) {
+		snprintf(why, len, "can't join %.200s: %s", cgroup, strerror(-err));
 		return -1;
 	}
 	lfd = marked_socket();
@@ -128,7 +118,8 @@ static int probe_child(const char *cgroup_procs, int map_fd, char *why, size_t l
 
 int sa_probe_run(const char *pin_dir, const char *cgroup, char *detail, size_t len)
 {
-	char child_cg[PATH_MAX], procs[PATH_MAX + 32], map_path[PATH_MAX];
+	char child_cg[PATH_MAX], map_path[PATH_MAX];
+	const char *where;
 	bool own_cgroup = false;
 	int pipefd[2] = { -1, -1 }, map_fd = -1, status = 0, ret = -1;
 	struct pollfd pfd;
@@ -147,7 +138,7 @@ int sa_probe_run(const char *pin_dir, const char *cgroup, char *detail, size_t l
 	snprintf(child_cg, sizeof(child_cg), "%s/sockaccel-probe-%d", cgroup, (int)getpid());
 	own_cgroup = mkdir(child_cg, 0700) == 0;
 	/* a cgroup that cannot have children: probe in the cgroup itself */
-	snprintf(procs, sizeof(procs), "%s/cgroup.procs", own_cgroup ? child_cg : cgroup);
+	where = own_cgroup ? child_cg : cgroup;
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		snprintf(detail, len, "pipe: %s", strerror(errno));
@@ -160,7 +151,7 @@ int sa_probe_run(const char *pin_dir, const char *cgroup, char *detail, size_t l
 	}
 	if (pid == 0) {
 		char why[256];
-		int rc = probe_child(procs, map_fd, why, sizeof(why));
+		int rc = probe_child(where, map_fd, why, sizeof(why));
 
 		if (write(pipefd[1], why, strlen(why) + 1) < 0)
 			rc = -1;

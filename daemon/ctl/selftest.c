@@ -50,21 +50,6 @@ struct env {
 	int map_fd;
 };
 
-static int join_cgroup(const char *cgroup)
-{
-	char path[PATH_MAX + 96];
-	int fd, err = 0;
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", cgroup);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, "0", 1) != 1)
-		err = -errno;
-	close(fd);
-	return err;
-}
-
 /* A connected loopback pair: *c client, *a accepted. */
 static int pair(int *c, int *a)
 {
@@ -245,7 +230,7 @@ static void run_in_cgroup(struct env *e, probe_fn fn, struct behaviour *b)
 		int r = -1;
 
 		close(p[0]);
-		if (join_cgroup(e->cgroup) == 0)
+		if (sa_cgroup_join(e->cgroup) == 0)
 			r = fn(e, msg, sizeof(msg));
 		else
 			snprintf(msg, sizeof(msg), "can't join %s", e->cgroup);

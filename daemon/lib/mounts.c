@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +106,22 @@ const char *sa_fs_name(enum sa_fs_kind kind)
 	case SA_FS_BPF: return "bpffs";
 	default: return "not a cgroup or bpf filesystem";
 	}
+}
+
+int sa_cgroup_join(const char *cgroup)
+{
+	char path[PATH_MAX + 16];
+	int fd, err = 0;
+
+	if (snprintf(path, sizeof(path), "%s/cgroup.procs", cgroup) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, "0", 1) != 1)
+		err = -errno;
+	close(fd);
+	return err;
 }
 
 int sa_cgroup_id(const char *path, __u64 *id)

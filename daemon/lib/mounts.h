@@ -26,6 +26,10 @@ enum sa_fs_kind {
 enum sa_fs_kind sa_fs_kind(const char *path, long *magic);
 const char *sa_fs_name(enum sa_fs_kind kind);
 
+/* Move the calling process into cgroup2 directory @cgroup (before it
+ * creates sockets: a socket's cgroup is fixed at creation). */
+int sa_cgroup_join(const char *cgroup);
+
 /* The cgroup id the kernel reports (bpf_link_info, bpftool) for a cgroup2
  * directory: its kernfs inode number. */
 int sa_cgroup_id(const char *path, __u64 *id);
