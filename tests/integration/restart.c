@@ -130,36 +130,6 @@ cleanup:
 	return ok;
 }
 
-/* A new connection is accelerated (after the restarts, or while no daemon
- * runs). */
-static bool new_connection_accelerated(void)
-{
-	struct tl_pair_opts o = { .family = TL_INET4 };
-	struct tl_pair p = TL_PAIR_INIT;
-	struct tl_pins pins = TL_PINS_INIT;
-	struct tl_stream s;
-	struct tl_tcp_bytes cb;
-	bool ok = false;
-
-	tl_stream_init(&s, "new c2s", 8 * MiB, TL_WRITE_SEND);
-	ASSERT_OK(tl_pins_open(&pins), "open pinned sock_hash");
-	ASSERT_OK(tl_pair_make(&p, &o), "tl_pair_make");
-	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.client), TL_IN_MAP,
-		  "new client in sock_hash");
-	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.server), TL_IN_MAP,
-		  "new server in sock_hash");
-	ASSERT_OK(tl_stream_start(&s, p.client, p.server), "start stream");
-	ASSERT_OK(tl_stream_join(&s, 60000), "new connection's stream byte-exact");
-	ASSERT_OK(tl_tcp_bytes(p.client, &cb), "TCP_INFO");
-	ASSERT_LE(cb.sent, TL_BYPASS_MAX(s.len), "new connection bypassed TCP");
-	ok = true;
-cleanup:
-	tl_stream_stop(&s);
-	tl_pair_close(&p);
-	tl_pins_close(&pins);
-	return ok;
-}
-
 int main(void)
 {
 	struct tl_pair_opts o = { .family = TL_INET4 };
@@ -197,7 +167,7 @@ int main(void)
 		ASSERT_TRUE(stop_daemon(&d, sig), "stop sockacceld mid-transfer");
 		allow(&c, STEP_IDLE);
 		if (round % 5 == 0)
-			ASSERT_TRUE(new_connection_accelerated(),
+			ASSERT_TRUE(tl_new_conn_accelerated("new c2s", TL_INET4, 8 * MiB, TL_WRITE_SEND),
 				    "a new connection made while no sockacceld runs");
 		ASSERT_OK(tl_daemon_start_ready(&d, NULL, 0),
 			  "restart sockacceld, wait for READY=1");
@@ -228,7 +198,7 @@ int main(void)
 	ASSERT_OK(tl_stream_join(&c.s2c, 120000), "server->client stream byte-exact, EOF after it");
 	ASSERT_TRUE(check_after_restart("after the streams", &first, &prev, &c, false),
 		  "final state");
-	ASSERT_TRUE(new_connection_accelerated(), "a new connection after the restarts");
+	ASSERT_TRUE(tl_new_conn_accelerated("new c2s", TL_INET4, 8 * MiB, TL_WRITE_SEND), "a new connection after the restarts");
 
 	ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");
 	ASSERT_EXIT(d.status, SA_EXIT_OK, "sockacceld after SIGTERM");

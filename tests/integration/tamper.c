@@ -157,33 +157,6 @@ cleanup:
 	return ok;
 }
 
-/* A new connection is accelerated. */
-static bool new_connection_accelerated(void)
-{
-	struct tl_pair_opts o = { .family = TL_INET4 };
-	struct tl_pair p = TL_PAIR_INIT;
-	struct tl_pins pins = TL_PINS_INIT;
-	struct tl_stream s;
-	struct tl_tcp_bytes cb;
-	bool ok = false;
-
-	tl_stream_init(&s, "probe c2s", 4 * MiB, TL_WRITE_SEND);
-	ASSERT_OK(tl_pins_open(&pins), "open pinned sock_hash");
-	ASSERT_OK(tl_pair_make(&p, &o), "tl_pair_make");
-	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.client), TL_IN_MAP, "new client in sock_hash");
-	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.server), TL_IN_MAP, "new server in sock_hash");
-	ASSERT_OK(tl_stream_start(&s, p.client, p.server), "start stream");
-	ASSERT_OK(tl_stream_join(&s, 60000), "the new connection's stream byte-exact");
-	ASSERT_OK(tl_tcp_bytes(p.client, &cb), "TCP_INFO");
-	ASSERT_LE(cb.sent, TL_BYPASS_MAX(s.len), "the new connection bypassed TCP");
-	ok = true;
-cleanup:
-	tl_stream_stop(&s);
-	tl_pair_close(&p);
-	tl_pins_close(&pins);
-	return ok;
-}
-
 /* Started and ready: one attachment each, same map, new connections work. */
 static bool start_healthy(const char *what, struct tl_fastpath *fp)
 {
@@ -195,7 +168,7 @@ static bool start_healthy(const char *what, struct tl_fastpath *fp)
 	ASSERT_EQ(fp->map_id, first.map_id, "sock_hash keeps its map id");
 	ASSERT_EQ(fp->cg_progs, 1, "one sockops program on the cgroup");
 	ASSERT_EQ(fp->msg_progs, 1, "one sk_msg program on the map");
-	ASSERT_TRUE(new_connection_accelerated(), "a new connection is accelerated");
+	ASSERT_TRUE(tl_new_conn_accelerated("probe c2s", TL_INET4, 4 * MiB, TL_WRITE_SEND), "a new connection is accelerated");
 	ASSERT_TRUE(stop_daemon(), "stop sockacceld");
 	ok = true;
 cleanup:

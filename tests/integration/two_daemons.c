@@ -71,34 +71,6 @@ cleanup:
 	return ok;
 }
 
-static bool new_connection_accelerated(const char *label)
-{
-	struct tl_pair_opts o = { .family = TL_INET6 };
-	struct tl_pair p = TL_PAIR_INIT;
-	struct tl_pins pins = TL_PINS_INIT;
-	struct tl_stream s;
-	struct tl_tcp_bytes cb;
-	bool ok = false;
-
-	tl_stream_init(&s, label, 4 * MiB, TL_WRITE_SENDFILE);
-	ASSERT_OK(tl_pins_open(&pins), "open pinned sock_hash");
-	ASSERT_OK(tl_pair_make(&p, &o), "tl_pair_make");
-	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.client), TL_IN_MAP,
-		  "new client in sock_hash");
-	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.server), TL_IN_MAP,
-		  "new server in sock_hash");
-	ASSERT_OK(tl_stream_start(&s, p.client, p.server), "start stream");
-	ASSERT_OK(tl_stream_join(&s, 60000), "stream byte-exact");
-	ASSERT_OK(tl_tcp_bytes(p.client, &cb), "TCP_INFO");
-	ASSERT_LE(cb.sent, TL_BYPASS_MAX(s.len), "new connection bypassed TCP");
-	ok = true;
-cleanup:
-	tl_stream_stop(&s);
-	tl_pair_close(&p);
-	tl_pins_close(&pins);
-	return ok;
-}
-
 int main(void)
 {
 	struct tl_daemon a = TL_DAEMON_INIT, b = TL_DAEMON_INIT;
@@ -121,7 +93,7 @@ int main(void)
 			map_id = fp.map_id;
 		ASSERT_EQ(fp.map_id, map_id, "the same sock_hash every round");
 		snprintf(label, sizeof(label), "round %d c2s", round);
-		ASSERT_TRUE(new_connection_accelerated(label), "a new connection is accelerated");
+		ASSERT_TRUE(tl_new_conn_accelerated(label, TL_INET6, 4 * MiB, TL_WRITE_SENDFILE), "a new connection is accelerated");
 
 		ASSERT_OK(tl_daemon_stop(winner, SIGTERM, TL_STOP_MS), "SIGTERM the winner");
 		ASSERT_EXIT(winner->status, SA_EXIT_OK, "the winner after SIGTERM");

@@ -2871,3 +2871,32 @@ int tl_daemon_log_lines(const struct tl_daemon *d, const char *needle)
 	free(text);
 	return n;
 }
+
+bool tl_new_conn_accelerated(const char *label, enum tl_family family, __u64 len,
+			     enum tl_write_mode mode)
+{
+	struct tl_pair_opts o = { .family = family };
+	struct tl_pair p = TL_PAIR_INIT;
+	struct tl_pins pins = TL_PINS_INIT;
+	struct tl_stream s;
+	struct tl_tcp_bytes cb;
+	bool ok = false;
+
+	tl_stream_init(&s, label, len, mode);
+	ASSERT_OK(tl_pins_open(&pins), "open pinned sock_hash");
+	ASSERT_OK(tl_pair_make(&p, &o), "tl_pair_make");
+	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.client), TL_IN_MAP,
+		  "new client in sock_hash");
+	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.server), TL_IN_MAP,
+		  "new server in sock_hash");
+	ASSERT_OK(tl_stream_start(&s, p.client, p.server), "start stream");
+	ASSERT_OK(tl_stream_join(&s, 60000), "the new connection's stream byte-exact");
+	ASSERT_OK(tl_tcp_bytes(p.client, &cb), "TCP_INFO");
+	ASSERT_LE(cb.sent, TL_BYPASS_MAX(s.len), "the new connection bypassed TCP");
+	ok = true;
+cleanup:
+	tl_stream_stop(&s);
+	tl_pair_close(&p);
+	tl_pins_close(&pins);
+	return ok;
+}

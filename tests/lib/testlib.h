@@ -500,4 +500,13 @@ int tl_pin_prog_tag(const char *name, __u8 tag[BPF_TAG_SIZE], __u32 *id);
  * "error:") to the log; returns how many. */
 int tl_daemon_log_lines(const struct tl_daemon *d, const char *needle);
 
+/*
+ * A new connection of @family in the test cgroup is accelerated: both
+ * sockets in the pinned sock_hash, a @len-byte stream written with @mode
+ * arrives byte-exact, and TCP carried ~0 of it. Assertion failures are
+ * logged; returns whether all held.
+ */
+bool tl_new_conn_accelerated(const char *label, enum tl_family family, __u64 len,
+			     enum tl_write_mode mode);
+
 #endif /* SA_TESTLIB_H */

@@ -41,32 +41,6 @@ static int ctl_run(const char *a, const char *b, int *status, char **out)
 	return r;
 }
 
-static bool new_connection_accelerated(void)
-{
-	struct tl_pair_opts o = { .family = TL_INET4 };
-	struct tl_pair p = TL_PAIR_INIT;
-	struct tl_pins pins = TL_PINS_INIT;
-	struct tl_stream s;
-	struct tl_tcp_bytes cb;
-	bool ok = false;
-
-	tl_stream_init(&s, "after c2s", 4 * ST_MiB, TL_WRITE_SEND);
-	ASSERT_OK(tl_pins_open(&pins), "open pinned sock_hash");
-	ASSERT_OK(tl_pair_make(&p, &o), "tl_pair_make");
-	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.client), TL_IN_MAP, "new client in sock_hash");
-	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.server), TL_IN_MAP, "new server in sock_hash");
-	ASSERT_OK(tl_stream_start(&s, p.client, p.server), "start stream");
-	ASSERT_OK(tl_stream_join(&s, 60000), "the new connection's stream byte-exact");
-	ASSERT_OK(tl_tcp_bytes(p.client, &cb), "TCP_INFO");
-	ASSERT_LE(cb.sent, TL_BYPASS_MAX(s.len), "the new connection bypassed TCP");
-	ok = true;
-cleanup:
-	tl_stream_stop(&s);
-	tl_pair_close(&p);
-	tl_pins_close(&pins);
-	return ok;
-}
-
 int main(void)
 {
 	const char *args[] = { "--max-conns", "64", NULL };
@@ -162,7 +136,7 @@ int main(void)
 
 	ASSERT_TRUE(TL_WAIT_FOR(tl_map_count(pins.sock_hash, &entries) == 0 && entries == 0,
 				20000), "sock_hash is empty once every connection closed");
-	ASSERT_TRUE(new_connection_accelerated(), "a new connection is accelerated again");
+	ASSERT_TRUE(tl_new_conn_accelerated("after c2s", TL_INET4, 4 * ST_MiB, TL_WRITE_SEND), "a new connection is accelerated again");
 	ASSERT_OK(ctl_run("status", NULL, &status, &out), "sockaccelctl status");
 	tl_log("sockaccelctl status afterwards (%d):\n%s", WEXITSTATUS(status), out);
 	ASSERT_EXIT(status, 0, "sockaccelctl status once the map has room: healthy");
