@@ -210,6 +210,40 @@ static void remove_pins(const char *dir)
 		       "create)", dir, strerror(errno));
 }
 
+/*
+ * Stop insertions now, not when the kernel gets round to it: unlinking the
+ * last pin of a link only schedules its release on a workqueue, so sockops
+ * would stay attached for a moment after unlink() returns and could insert a
+ * socket after the drain has looked.  BPF_LINK_DETACH is synchronous.
+ */
+static int stop_insertions(const char *dir)
+{
+	char path[PATH_MAX];
+	int fd, err;
+
+	err = sa_pin_path(path, dir, SA_PIN_LINK_SOCKOPS);
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		err = -errno;
+		if (err == -ENOENT)
+			return 0;
+		p_err("can't open pinned link '%s': %s", path, strerror(-err));
+		return err;
+	}
+	if (bpf_link_detach(fd) < 0 && errno != ENOLINK) {
+		err = -errno;
+		p_err("can't detach sockops link '%s': %s", path, strerror(-err));
+	}
+	close(fd);
+	if (!err && unlink(path) < 0 && errno != ENOENT) {
+		err = -errno;
+		p_err("can't remove '%s' to stop insertions: %s", path, strerror(-err));
+	}
+	return err;
+}
+
 int sa_drain(const struct sa_drain_opts *o, struct sa_drain_result *r)
 {
 	int lock_fd = -1, map_fd = -1, err;
@@ -257,12 +291,9 @@ int sa_drain(const struct sa_drain_opts *o, struct sa_drain_result *r)
 	}
 
 	/* 1. no new insertions */
-	if (sa_pin_path(path, o->pin_dir, SA_PIN_LINK_SOCKOPS) == 0 && unlink(path) < 0 &&
-	    errno != ENOENT) {
-		err = -errno;
-		p_err("can't remove '%s' to stop insertions: %s", path, strerror(-err));
+	err = stop_insertions(o->pin_dir);
+	if (err)
 		goto cleanup;
-	}
 	/* 2. no new redirects; queued ones are still read first, so order holds */
 	err = set_draining(o->pin_dir);
 	if (err)

@@ -327,7 +327,7 @@ static bool disable_as_root(void)
 
 	ASSERT_CTL(ctl_cmd(&o, "disable", NULL), &o, CTL_OK, "disable as root");
 	ASSERT_FALSE(ctl_exists(tl_env.pin_dir), "pin dir gone after disable");
-	ASSERT_OK(ctl_wait_cgroup_detached(&cnt, 2000), "no sockops program on the cgroup after disable");
+	ASSERT_OK(tl_wait_cgroup_detached(&cnt, 2000), "no sockops program on the cgroup after disable");
 	ok = true;
 cleanup:
 	ctl_out_free(&o);

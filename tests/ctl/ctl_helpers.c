@@ -586,29 +586,6 @@ int ctl_send_pattern(int fd, __u64 seed, __u64 off, __u64 len, int timeout_ms)
 	return err;
 }
 
-static int wait_detached(int fd, enum bpf_attach_type type, bool cgroup, __u32 *cnt,
-			 int timeout_ms)
-{
-	long long t0 = tl_now_ms();
-	bool gone = TL_WAIT_FOR((cgroup ? tl_cgroup_prog_count(type, cnt)
-					: tl_map_prog_count(fd, type, cnt)) == 0 && *cnt == 0,
-				timeout_ms);
-
-	if (gone && tl_now_ms() - t0 > 0)
-		tl_log("%s detached after %lld ms", cgroup ? "sockops" : "sk_msg", tl_now_ms() - t0);
-	return gone ? 0 : -ETIMEDOUT;
-}
-
-int ctl_wait_cgroup_detached(__u32 *cnt, int timeout_ms)
-{
-	return wait_detached(-1, BPF_CGROUP_SOCK_OPS, true, cnt, timeout_ms);
-}
-
-int ctl_wait_map_detached(int map_fd, __u32 *cnt, int timeout_ms)
-{
-	return wait_detached(map_fd, BPF_SK_MSG_VERDICT, false, cnt, timeout_ms);
-}
-
 int ctl_counters(const struct tl_pins *p, __u64 c[SA_CNT_MAX], const char *label)
 {
 	int err = tl_counters(p, c);

@@ -197,8 +197,6 @@ int ctl_send_pattern(int fd, __u64 seed, __u64 off, __u64 len, int timeout_ms);
  * which can lag its unlink a little; the wait says so in the log.
  * 0, or -ETIMEDOUT (the count is in *@cnt).
  */
-int ctl_wait_cgroup_detached(__u32 *cnt, int timeout_ms);
-int ctl_wait_map_detached(int map_fd, __u32 *cnt, int timeout_ms);
 
 /* The counters through the pins' fd, with a log line. */
 int ctl_counters(const struct tl_pins *p, __u64 c[SA_CNT_MAX], const char *label);

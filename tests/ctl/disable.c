@@ -117,9 +117,9 @@ int main(void)
 	ASSERT_OK(tl_map_count(pins.sock_hash, &n), "count map entries (held fd)");
 	ASSERT_EQ(n, 0, "map entries after the disable");
 	ASSERT_FALSE(ctl_exists(tl_env.pin_dir), "pin dir gone after the disable");
-	ASSERT_OK(ctl_wait_cgroup_detached(&n, 2000),
+	ASSERT_OK(tl_wait_cgroup_detached(&n, 2000),
 		  "no sockops program on the cgroup after the disable");
-	ASSERT_OK(ctl_wait_map_detached(pins.sock_hash, &n, 2000),
+	ASSERT_OK(tl_wait_map_detached(pins.sock_hash, &n, 2000),
 		  "no sk_msg program on the map after the disable");
 	ASSERT_CTL(ctl_cmd(&o, "status", NULL), &o, CTL_OFF, "status after the disable");
 	ASSERT_OK(tl_pair_make(&fresh, &po4), "tl_pair_make after the disable");

@@ -104,7 +104,7 @@ int main(void)
 	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, paused.client), TL_NOT_IN_MAP,
 		  "the paused connection's sender was drained");
 	ASSERT_FALSE(ctl_exists(tl_env.pin_dir), "pin dir gone after the disable");
-	ASSERT_OK(ctl_wait_cgroup_detached(&n, 2000),
+	ASSERT_OK(tl_wait_cgroup_detached(&n, 2000),
 		  "no sockops program on the cgroup after the disable");
 
 	/* 3. the active streams, byte-exact */

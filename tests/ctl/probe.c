@@ -115,7 +115,7 @@ int main(void)
 	ASSERT_OK(tl_pin_path(path, SA_PIN_LINK_MSG), "link_msg path");
 	ASSERT_OK(unlink(path), "unlink <pin dir>/link_msg");
 	/* the link is released when the pin's inode goes, which may lag a little */
-	ASSERT_OK(ctl_wait_map_detached(pins.sock_hash, &cnt, 5000),
+	ASSERT_OK(tl_wait_map_detached(pins.sock_hash, &cnt, 5000),
 		  "no sk_msg program on the map after unlinking link_msg");
 	memcpy(before, after, sizeof(before));
 	ASSERT_CTL(ctl_cmd(&o, "--json", "status", "--probe", NULL), &o, CTL_FAIL,

@@ -89,7 +89,7 @@ int main(void)
 	ASSERT_OK(tl_pin_path(link, SA_PIN_LINK_SOCKOPS), "link_sockops path");
 	ASSERT_OK(unlink(link), "unlink <pin dir>/link_sockops");
 	/* the link is released when the pin's inode goes, which may lag a little */
-	ASSERT_OK(ctl_wait_cgroup_detached(&cnt, 5000),
+	ASSERT_OK(tl_wait_cgroup_detached(&cnt, 5000),
 		  "no sockops program on the cgroup after unlinking link_sockops");
 	ASSERT_TRUE(status_is(CTL_FAIL, "degraded", &v, "status with link_sockops removed"),
 		    "degraded without link_sockops");

@@ -2172,6 +2172,34 @@ int tl_map_prog_count(int map_fd, enum bpf_attach_type type, __u32 *cnt)
 	return err < 0 ? -errno : 0;
 }
 
+/*
+ * A link whose last reference was a bpffs pin is released from a workqueue
+ * (bpf_link_put() defers the free), so the program leaves the cgroup or map a
+ * little after unlink() returns: poll instead of asserting at once.
+ */
+static int wait_detached(int map_fd, enum bpf_attach_type type, bool cgroup, __u32 *cnt,
+			 int timeout_ms)
+{
+	long long t0 = tl_now_ms();
+	bool gone = TL_WAIT_FOR((cgroup ? tl_cgroup_prog_count(type, cnt)
+					: tl_map_prog_count(map_fd, type, cnt)) == 0 && *cnt == 0,
+				timeout_ms);
+
+	if (gone && tl_now_ms() - t0 > 0)
+		tl_log("%s detached after %lld ms", cgroup ? "sockops" : "sk_msg", tl_now_ms() - t0);
+	return gone ? 0 : -ETIMEDOUT;
+}
+
+int tl_wait_cgroup_detached(__u32 *cnt, int timeout_ms)
+{
+	return wait_detached(-1, BPF_CGROUP_SOCK_OPS, true, cnt, timeout_ms);
+}
+
+int tl_wait_map_detached(int map_fd, __u32 *cnt, int timeout_ms)
+{
+	return wait_detached(map_fd, BPF_SK_MSG_VERDICT, false, cnt, timeout_ms);
+}
+
 int tl_pin_id(const char *name, __u32 *id)
 {
 	const struct sa_pin_desc *d = sa_pin_lookup(name);

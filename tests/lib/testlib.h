@@ -375,6 +375,12 @@ int tl_tcp_bytes(int fd, struct tl_tcp_bytes *b);
 int tl_cgroup_prog_count(enum bpf_attach_type type, __u32 *cnt);
 /* Programs attached to map @map_fd for @type (BPF_SK_MSG_VERDICT). */
 int tl_map_prog_count(int map_fd, enum bpf_attach_type type, __u32 *cnt);
+/*
+ * Wait until no sockops program is on the test cgroup (no sk_msg program on
+ * @map_fd); -ETIMEDOUT with the last count in @cnt otherwise.
+ */
+int tl_wait_cgroup_detached(__u32 *cnt, int timeout_ms);
+int tl_wait_map_detached(int map_fd, __u32 *cnt, int timeout_ms);
 /* The id of the object pinned as @name (pins.h) in tl_env.pin_dir. */
 int tl_pin_id(const char *name, __u32 *id);
 /* The program id inside the link pinned as @name. */
