@@ -8,6 +8,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 #include "sockaccel.h"
 
 /*
@@ -34,13 +35,29 @@ struct sock_backlog___sa {
 struct sock {
 	int sk_rcvbuf;
 	struct sock_backlog___sa sk_backlog;
+	void *sk_user_data;
 } __attribute__((preserve_access_index));
 
 struct sk_msg {
 	struct sock *sk_redir;
 } __attribute__((preserve_access_index));
 
+/* For demotion: a socket's own redirected queue (struct sk_psock). */
+struct list_head___sa {
+	struct list_head___sa *next;
+} __attribute__((preserve_access_index));
+
+struct sk_psock {
+	struct list_head___sa ingress_msg;
+} __attribute__((preserve_access_index));
+
+/* sk_user_data's low bits are flags (SK_USER_DATA_* in include/net/sock.h);
+ * a psock carries SK_USER_DATA_PSOCK. */
+#define SA_SK_USER_DATA_PSOCK	4UL
+#define SA_SK_USER_DATA_PTRMASK	(~7UL)
+
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 #endif
 
 /* Every map is pinned by name under the pin dir and reused by later loads:
@@ -246,6 +263,64 @@ static __always_inline bool policy_allows(const struct sa_sock_key *k)
 	return true;
 }
 
+#ifndef SA_NO_MEM_BOUND
+static __always_inline __u32 now_units(void)
+{
+	return (__u32)(bpf_ktime_get_coarse_ns() >> 20);
+}
+
+/* Has the socket's own psock no redirected bytes left to read? Then leaving
+ * the map purges nothing (sk_psock_drop zaps ingress_msg). A message is
+ * unlinked only once fully read, so an empty list means all of it was. */
+static __always_inline bool own_redirected_queue_empty(struct bpf_sock_ops *ops)
+{
+	struct tcp_sock *tp = ops->sk ? bpf_skc_to_tcp_sock(ops->sk) : NULL;
+	unsigned long ud, head;
+	struct sk_psock *psock;
+
+	if (!tp)
+		return false;
+	/* a tcp_sock starts with its struct sock */
+	ud = (unsigned long)((struct sock *)tp)->sk_user_data;
+	if (!(ud & SA_SK_USER_DATA_PSOCK))
+		return false;
+	ud &= SA_SK_USER_DATA_PTRMASK;
+	psock = bpf_rdonly_cast((void *)ud, bpf_core_type_id_kernel(struct sk_psock));
+	head = ud + bpf_core_field_offset(struct sk_psock, ingress_msg);
+	return (unsigned long)psock->ingress_msg.next == head;
+}
+
+/*
+ * Demotion, on every ACK of a socket inserted by us (BPF_SOCK_OPS_RTT_CB):
+ * a socket whose connection fell back keeps paying the sockmap send and
+ * receive paths while it stays in the map, which made bulk streams slower
+ * than plain TCP. It leaves once (1) it is marked, so it redirects nothing
+ * more; (2) the grace has passed, so a redirect from its peer (marked at the
+ * same instant) that was past its verdict has landed; (3) its own redirected
+ * queue is empty, so leaving loses nothing. Later peer messages miss the
+ * lookup and go over TCP, after everything queued here was read: in order.
+ */
+static __always_inline void demote_if_drained(struct bpf_sock_ops *ops)
+{
+	struct sa_sock_key key = {};
+	struct sa_sk_state *st;
+	__u32 age;
+
+	st = ops->sk ? bpf_sk_storage_get(&sk_state, ops->sk, 0, 0) : NULL;
+	if (!st || !(st->fallback & SA_FALLBACK_TIMED))
+		return;
+	age = (now_units() - SA_FALLBACK_UNITS(st->fallback)) & SA_FALLBACK_UNIT_MASK;
+	if (age < SA_DEMOTE_GRACE_UNITS || !own_redirected_queue_empty(ops))
+		return;
+	if (!SA_KEY_FILL(&key, ops, local, remote))
+		return;
+	/* our own key: a live socket owns its 4-tuple in its netns */
+	if (bpf_map_delete_elem(&sock_hash, &key) == 0)
+		count(counters_get(), SA_CNT_DEMOTED, 1);
+	bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_RTT_CB_FLAG);
+}
+#endif
+
 SEC("sockops")
 int sa_sockops(struct bpf_sock_ops *ops)
 {
@@ -254,6 +329,12 @@ int sa_sockops(struct bpf_sock_ops *ops)
 	__u32 op = ops->op;
 	long err;
 
+#ifndef SA_NO_MEM_BOUND
+	if (op == BPF_SOCK_OPS_RTT_CB) {
+		demote_if_drained(ops);
+		return 1;
+	}
+#endif
 	if (op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB &&
 	    op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
 		return 1;
@@ -281,6 +362,11 @@ int sa_sockops(struct bpf_sock_ops *ops)
 	switch (err) {
 	case 0:
 		count(c, is_probe(ops->sk) ? SA_CNT_PROBE_INSERTED : SA_CNT_INSERTED, 1);
+#ifndef SA_NO_MEM_BOUND
+		/* ACK callbacks come only while data goes over TCP, so while
+		 * redirecting this costs nothing; demotion needs them */
+		bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_RTT_CB_FLAG);
+#endif
 		break;
 	case -7:	/* E2BIG: map full */
 		count(c, SA_CNT_INSERT_FULL, 1);
@@ -299,9 +385,17 @@ int sa_sockops(struct bpf_sock_ops *ops)
 }
 
 #ifndef SA_NO_MEM_BOUND
+static __always_inline __u32 mark_fallback(struct sa_sk_state *st, __u32 at)
+{
+	if (!st || st->fallback)
+		return 0;
+	st->fallback = at;
+	return 1;
+}
+
 /*
- * After a redirect: if the peer now holds more than the limit, this
- * direction falls back to TCP for good. TCP's flow control then blocks the
+ * After a redirect: if the peer now holds more than the limit, the
+ * connection falls back to TCP for good, both directions. TCP's flow control then blocks the
  * sender, which redirection never does (the kernel charges ingress redirects
  * only against the global tcp_mem). It must be sticky: the receiver reads
  * its redirected queue before anything TCP delivers, so switching back
@@ -312,8 +406,8 @@ static __always_inline void check_bound(struct sk_msg_md *msg, const struct sa_c
 					struct sa_counters *c)
 {
 	struct sk_msg *kmsg = bpf_cast_to_kern_ctx(msg);
-	struct sa_sk_state *st;
 	struct sock *peer;
+	__u32 now, marked;
 	int limit;
 
 	peer = kmsg->sk_redir;
@@ -327,11 +421,15 @@ static __always_inline void check_bound(struct sk_msg_md *msg, const struct sa_c
 		limit = (int)sw->queue_limit;
 	if (peer->sk_backlog.rmem_alloc.counter <= limit)
 		return;
-	st = bpf_sk_storage_get(&sk_state, msg->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (st && !st->fallback) {
-		st->fallback = 1;
-		count(c, SA_CNT_FALLBACKS, 1);
-	}
+	/* both ends: the peer must stop redirecting into this socket before
+	 * either may leave the map (demote_if_drained) */
+	now = SA_FALLBACK_AT(now_units());
+	marked = mark_fallback(bpf_sk_storage_get(&sk_state, msg->sk, 0,
+						  BPF_SK_STORAGE_GET_F_CREATE), now);
+	marked += mark_fallback(bpf_sk_storage_get(&sk_state, peer, 0,
+						   BPF_SK_STORAGE_GET_F_CREATE), now);
+	if (marked)
+		count(c, SA_CNT_FALLBACKS, marked);
 }
 #endif
 

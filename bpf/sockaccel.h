@@ -93,11 +93,35 @@ struct sa_ctl {
 	__u32 reserved[5];
 };
 
-/* Per-socket state (SK_STORAGE) of the sending side. */
+/*
+ * Per-socket state (SK_STORAGE). When one direction of a connection goes
+ * over its queue limit, both sockets are marked: neither redirects again,
+ * so the connection continues on TCP in order. Each socket later removes
+ * itself from the SOCKHASH once its own redirected queue is empty, which
+ * gives it back the plain TCP send and receive paths (see "demotion" in
+ * docs/design.md).
+ */
 struct sa_sk_state {
-	__u32 fallback;		/* 1: this direction fell back to TCP, for good */
+	__u32 fallback;		/* 0: redirecting; otherwise this socket sends over
+				 * TCP, for good: 1 (no time, set by programs
+				 * before demotion) or SA_FALLBACK_AT(t) */
 	__u32 pad;
 };
+
+/*
+ * One word, so that a reader on another CPU never sees the flag without its
+ * time: bit 1 says a time is present, bits 2..31 hold
+ * bpf_ktime_get_coarse_ns() >> 20 (about a millisecond per unit), wrapping
+ * every ~13 days, compared by masked difference.
+ */
+#define SA_FALLBACK_TIMED	2u
+#define SA_FALLBACK_AT(units)	(SA_FALLBACK_TIMED | ((__u32)(units) << 2))
+#define SA_FALLBACK_UNITS(v)	((v) >> 2)
+#define SA_FALLBACK_UNIT_MASK	0x3fffffffu
+/* How long a marked socket stays in the map at least: a peer redirect that
+ * had passed its verdict when the mark was set must land (and be read)
+ * before the socket may leave, or leaving would purge it. */
+#define SA_DEMOTE_GRACE_UNITS	96u	/* ~100 ms */
 
 /* Values of the "ports" array (one __u8 per port number). */
 enum sa_port_rule {
@@ -114,7 +138,9 @@ enum sa_local_source {
 
 /*
  * Counters: X(enum suffix, name, help). One per-CPU value of
- * SA_COUNTERS_CAP u64s; user space sums over CPUs.
+ * SA_COUNTERS_CAP u64s; user space sums over CPUs. Append only: a counter's
+ * slot is part of the pinned layout, and sockets keep the program version
+ * they were inserted with, which counts into the old slots.
  */
 #define SA_COUNTERS(X)								\
 	X(INSERTED,	 "sockets_inserted",	"sockets added to the SOCKHASH")	\
@@ -129,10 +155,11 @@ enum sa_local_source {
 	X(MSG_PASSED,	 "msgs_passed",		"messages passed to TCP: peer not in the map") \
 	X(MSG_DRAINING,	 "msgs_draining",	"messages passed to TCP: redirect switched off") \
 	X(MSG_FALLBACK,	 "msgs_fallback",	"messages passed to TCP: the direction fell back") \
-	X(FALLBACKS,	 "directions_fallen_back", "directions moved to TCP: receiver over its queue limit") \
+	X(FALLBACKS,	 "directions_fallen_back", "directions moved to TCP: a receiver over its queue limit moves both of its connection") \
 	X(BYTES_REDIRECTED, "bytes_redirected",	"bytes redirected to the peer socket") \
 	X(PROBE_INSERTED, "probe_sockets_inserted", "probe sockets added to the SOCKHASH") \
-	X(PROBE_MSGS,	 "probe_msgs_redirected", "probe messages redirected")
+	X(PROBE_MSGS,	 "probe_msgs_redirected", "probe messages redirected")	\
+	X(DEMOTED,	 "sockets_demoted",	"fallen-back sockets that left the map once their redirected queue was read")
 
 #define SA_CNT_ENUM(e, name, help) SA_CNT_##e,
 enum sa_counter {
