@@ -6,5 +6,5 @@
 # rm -r /sys/fs/bpf/sockaccel turns it off.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-"$top/scripts/build.sh"
+"$top/scripts/build.sh" run
 exec "$top/build/daemon/sockacceld" "$@"

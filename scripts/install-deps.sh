@@ -1,14 +1,22 @@
 #!/bin/sh
-# Install everything sockaccel needs to build, run and test on Debian 12.
-# Idempotent; needs root (apt-get).
+# Install what sockaccel needs on Debian 12. Idempotent; needs root (apt-get).
+#
+#   scripts/install-deps.sh [run|all]
+#
+# run: build and run sockacceld. all (default): also the test suite (nspawn,
+# qemu, lintian, valgrind) and the benchmark's applications and plots.
 set -eu
 
-# The last line is for the benchmark suite (bench/run.sh): the applications it
-# measures and gnuplot for its plots.
-PKGS="build-essential cmake pkg-config clang llvm bpftool \
-libbpf-dev libelf-dev zlib1g-dev libsystemd-dev iproute2 procps \
-systemd-container debootstrap lintian qemu-system-x86 busybox-static kmod \
-redis-server redis-tools nginx wrk gnuplot-nox valgrind"
+RUN_PKGS="build-essential cmake pkg-config clang llvm bpftool \
+libbpf-dev libelf-dev zlib1g-dev libsystemd-dev iproute2 procps"
+TEST_PKGS="systemd-container debootstrap lintian qemu-system-x86 busybox-static kmod \
+valgrind redis-server redis-tools nginx wrk gnuplot-nox"
+
+case "${1:-all}" in
+run) PKGS=$RUN_PKGS ;;
+all) PKGS="$RUN_PKGS $TEST_PKGS" ;;
+*) echo "usage: install-deps.sh [run|all]" >&2; exit 2 ;;
+esac
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps: must run as root (apt-get install)" >&2
@@ -25,7 +33,34 @@ if [ -z "$missing" ]; then
 	exit 0
 fi
 echo "install-deps: installing:$missing"
+
+# redis-server and nginx are here only for the benchmark, which starts its
+# own instances on high ports. Debian would also start and enable the system
+# services on a systemd host; policy-rc.d (honoured by invoke-rc.d and
+# deb-systemd-invoke) says no for the length of this install. An existing
+# policy is the administrator's and is left alone.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\n# sockaccel install-deps.sh: no service starts during this install\nexit 101\n' > "$policy"
+	chmod 755 "$policy"
+	own_policy=1
+fi
+cleanup() {
+	[ "$own_policy" = 1 ] && rm -f "$policy"
+	return 0
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing
+if [ -d /run/systemd/system ]; then
+	for unit in redis-server.service nginx.service; do
+		case "$missing" in
+		*"${unit%.service}"*) systemctl disable -q "$unit" 2>/dev/null || true ;;
+		esac
+	done
+fi
