@@ -18,9 +18,7 @@
 #define _GNU_SOURCE
 #endif
 #include <signal.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "exitcodes.h"
@@ -131,59 +129,6 @@ cleanup:
 	return ok;
 }
 
-static int send_pattern(int fd, __u64 seed, __u64 len)
-{
-	char *buf = malloc(len);
-	__u64 off = 0;
-	int err = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	tl_pattern_fill(buf, seed, 0, len);
-	while (off < len) {
-		ssize_t n = send(fd, buf + off, len - off, 0);
-
-		if (n < 0) {
-			err = -errno;
-			break;
-		}
-		off += (__u64)n;
-	}
-	free(buf);
-	return err;
-}
-
-/* Reads exactly @len bytes and checks them; -EBADMSG at the first wrong one. */
-static int recv_pattern(int fd, __u64 seed, __u64 len)
-{
-	char *buf = malloc(len);
-	__u64 off = 0;
-	int err = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	while (off < len) {
-		ssize_t n = recv(fd, buf + off, len - off, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)	/* the documented spurious EAGAIN */
-			continue;
-		if (n <= 0) {
-			err = n < 0 ? -errno : -EPIPE;
-			tl_log("recv after %llu of %llu bytes: %s", (unsigned long long)off,
-			       (unsigned long long)len, n < 0 ? strerror(errno) : "EOF");
-			goto out;
-		}
-		off += (__u64)n;
-	}
-	if (tl_pattern_check(buf, seed, 0, len) != len)
-		err = -EBADMSG;
-out:
-	free(buf);
-	return err;
-}
-
 static bool unread_data_keeps_the_socket(void)
 {
 	struct tl_pair_opts o = { .family = TL_INET4 };
@@ -202,7 +147,7 @@ static bool unread_data_keeps_the_socket(void)
 	ASSERT_OK(tl_pins_open(&pins), "open pinned sock_hash and counters");
 	ASSERT_OK(tl_pair_make(&p, &o), "tl_pair_make");
 	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.client), TL_IN_MAP, "client in sock_hash");
-	ASSERT_OK(send_pattern(p.server, SEED_HELD, HELD), "server sends 1 MiB, redirected");
+	ASSERT_OK(tl_xfer(p.server, true, SEED_HELD, HELD, 10000), "server sends 1 MiB, redirected");
 	ASSERT_OK(tl_sock_rmem(p.client, &rmem, &rcvbuf), "client's receive memory");
 	ASSERT_GE(rmem, HELD, "the 1 MiB waits in the client's redirected queue");
 
@@ -211,12 +156,14 @@ static bool unread_data_keeps_the_socket(void)
 	ASSERT_EQ(tl_sock_fallback(p.client), 1, "the client's stream fell back");
 	/* the stream ran on TCP for far longer than the grace, with ACKs */
 	tl_sleep_ms(300);
-	ASSERT_OK(send_pattern(p.client, SEED_TAIL, 64 * 1024), "client sends 64 KiB more (ACKs)");
-	ASSERT_OK(recv_pattern(p.server, SEED_TAIL, 64 * 1024), "server reads them");
+	ASSERT_OK(tl_xfer(p.client, true, SEED_TAIL, 64 * 1024, 10000),
+		  "client sends 64 KiB more (ACKs)");
+	ASSERT_OK(tl_xfer(p.server, false, SEED_TAIL, 64 * 1024, 10000), "server reads them");
 	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.client), TL_IN_MAP,
 		  "with redirected bytes unread the client stays in the map");
 
-	ASSERT_OK(recv_pattern(p.client, SEED_HELD, HELD), "the client reads its 1 MiB byte-exact");
+	ASSERT_OK(tl_xfer(p.client, false, SEED_HELD, HELD, 10000),
+		  "the client reads its 1 MiB byte-exact");
 	ASSERT_OK(tl_stream_start(&tail, p.client, p.server), "client sends 8 MiB more");
 	ASSERT_OK(tl_stream_join(&tail, 60000), "the server reads them byte-exact, in order");
 	ASSERT_TRUE(wait_demoted(pins.sock_hash, p.client, "client"),

@@ -50,17 +50,6 @@ static struct tl_fastpath first;
 static int real_counters = -1, real_ctl = -1, real_sock_hash = -1, real_prog_sockops = -1,
 	   real_prog_msg = -1;
 
-static int open_pin(const char *name)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	if (tl_pin_path(path, name))
-		return -ENAMETOOLONG;
-	fd = bpf_obj_get(path);
-	return fd < 0 ? -errno : fd;
-}
-
 static bool exists(const char *name)
 {
 	char path[PATH_MAX];
@@ -108,7 +97,7 @@ static bool pinned_map_is(const char *name, __u32 id)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
-	int fd = open_pin(name);
+	int fd = tl_pin_open(name);
 	bool same;
 
 	if (fd < 0)
@@ -396,11 +385,11 @@ int main(void)
 	ASSERT_OK(tl_fastpath_read(&first), "read the pinned fast path");
 	tl_fastpath_log("at start", &first);
 	ASSERT_TRUE(stop_daemon(), "stop sockacceld");
-	ASSERT_FD(real_counters = open_pin(SA_PIN_COUNTERS), "keep the real counters");
-	ASSERT_FD(real_ctl = open_pin(SA_PIN_CTL), "keep the real ctl");
-	ASSERT_FD(real_sock_hash = open_pin(SA_PIN_SOCK_HASH), "keep the real sock_hash");
-	ASSERT_FD(real_prog_sockops = open_pin(SA_PIN_PROG_SOCKOPS), "keep the real prog_sockops");
-	ASSERT_FD(real_prog_msg = open_pin(SA_PIN_PROG_MSG), "keep the real prog_msg");
+	ASSERT_FD(real_counters = tl_pin_open(SA_PIN_COUNTERS), "keep the real counters");
+	ASSERT_FD(real_ctl = tl_pin_open(SA_PIN_CTL), "keep the real ctl");
+	ASSERT_FD(real_sock_hash = tl_pin_open(SA_PIN_SOCK_HASH), "keep the real sock_hash");
+	ASSERT_FD(real_prog_sockops = tl_pin_open(SA_PIN_PROG_SOCKOPS), "keep the real prog_sockops");
+	ASSERT_FD(real_prog_msg = tl_pin_open(SA_PIN_PROG_MSG), "keep the real prog_msg");
 
 	/* each case is undone whatever its outcome, so all of them run */
 	ok[0] = foreign_under_name(SA_PIN_COUNTERS, real_counters, BPF_MAP_TYPE_ARRAY, 4,

@@ -68,35 +68,6 @@ struct opener {
 	char why[512];
 };
 
-/* Send or receive exactly @len bytes of the pattern of @seed on blocking
- * @fd (with SO_SNDTIMEO/SO_RCVTIMEO set); 0 or -errno. */
-static int xfer(int fd, bool sending, __u64 seed, size_t len)
-{
-	static __thread unsigned char buf[XCHG];
-	long long deadline = tl_now_ms() + 10000;
-	size_t done = 0;
-
-	if (sending)
-		tl_pattern_fill(buf, seed, 0, len);
-	while (done < len) {
-		ssize_t n = sending ? send(fd, buf + done, len - done, MSG_NOSIGNAL) :
-				      recv(fd, buf + done, len - done, 0);
-
-		if (n > 0) {
-			done += (size_t)n;
-			continue;
-		}
-		if (n == 0)
-			return -EPIPE;
-		/* EAGAIN: a timeout, or tcp_bpf's spurious one; retry until ours */
-		if ((errno != EAGAIN && errno != EINTR) || tl_now_ms() > deadline)
-			return -errno;
-	}
-	if (!sending && tl_pattern_check(buf, seed, 0, len) != len)
-		return -EILSEQ;
-	return 0;
-}
-
 /* One connection: open, check, exchange, check, close. */
 static int one_connection(struct opener *op, int lfd, __u16 port, const struct tl_pins *pins,
 			  unsigned int n, char *why, size_t wlen)
@@ -129,8 +100,10 @@ static int one_connection(struct opener *op, int lfd, __u16 port, const struct t
 	setsockopt(a, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	cs = tl_sock_map_state(pins->sock_hash, c);
 	as = tl_sock_map_state(pins->sock_hash, a);
-	if ((err = xfer(c, true, seed, XCHG)) || (err = xfer(a, false, seed, XCHG)) ||
-	    (err = xfer(a, true, ~seed, XCHG)) || (err = xfer(c, false, ~seed, XCHG))) {
+	if ((err = tl_xfer(c, true, seed, XCHG, 10000)) ||
+	    (err = tl_xfer(a, false, seed, XCHG, 10000)) ||
+	    (err = tl_xfer(a, true, ~seed, XCHG, 10000)) ||
+	    (err = tl_xfer(c, false, ~seed, XCHG, 10000))) {
 		snprintf(why, wlen, "connection %u (opened during \"%s\"): the 64 KiB exchange "
 			 "failed: %s", n, phase_names[ph], strerror(-err));
 		goto out;

@@ -2037,7 +2037,7 @@ void tl_stream_stop(struct tl_stream *s)
 /* ------------------------------------------------------------------------ */
 /* Acceleration proofs                                                      */
 
-static int pin_get(const char *name)
+int tl_pin_open(const char *name)
 {
 	char path[PATH_MAX];
 	int fd;
@@ -2050,10 +2050,10 @@ static int pin_get(const char *name)
 
 int tl_pins_open(struct tl_pins *p)
 {
-	p->sock_hash = pin_get(SA_PIN_SOCK_HASH);
+	p->sock_hash = tl_pin_open(SA_PIN_SOCK_HASH);
 	if (p->sock_hash < 0)
 		return p->sock_hash;
-	p->counters = pin_get(SA_PIN_COUNTERS);
+	p->counters = tl_pin_open(SA_PIN_COUNTERS);
 	if (p->counters < 0) {
 		int err = p->counters;
 
@@ -2213,7 +2213,7 @@ int tl_pin_id(const char *name, __u32 *id)
 
 	if (!d)
 		return -EINVAL;
-	fd = pin_get(name);
+	fd = tl_pin_open(name);
 	if (fd < 0)
 		return fd;
 	memset(&info, 0, sizeof(info));
@@ -2234,7 +2234,7 @@ int tl_pin_link_prog_id(const char *name, __u32 *prog_id)
 	__u32 len = sizeof(info);
 	int fd, err = 0;
 
-	fd = pin_get(name);
+	fd = tl_pin_open(name);
 	if (fd < 0)
 		return fd;
 	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
@@ -2282,7 +2282,7 @@ int tl_fastpath_read(struct tl_fastpath *f)
 	f->map_id = mi.id;
 	f->max_entries = mi.max_entries;
 	/* how sk_msg is attached: a link (kernel >= 6.10) or legacy */
-	lfd = pin_get(SA_PIN_LAYOUT);
+	lfd = tl_pin_open(SA_PIN_LAYOUT);
 	if (lfd < 0) {
 		err = lfd;
 		goto cleanup;
@@ -2653,7 +2653,7 @@ int tl_sock_rmem(int fd, __u32 *rmem_alloc, __u32 *rcvbuf)
 int tl_sock_fallback(int fd)
 {
 	struct sa_sk_state v = {};
-	int map = pin_get(SA_PIN_SK_STATE), err;
+	int map = tl_pin_open(SA_PIN_SK_STATE), err;
 
 	if (map < 0)
 		return map;
@@ -2868,7 +2868,7 @@ int tl_pin_prog_tag(const char *name, __u8 tag[BPF_TAG_SIZE], __u32 *id)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
-	int fd = pin_get(name), err = 0;
+	int fd = tl_pin_open(name), err = 0;
 
 	if (fd < 0)
 		return fd;
@@ -2927,4 +2927,41 @@ cleanup:
 	tl_pair_close(&p);
 	tl_pins_close(&pins);
 	return ok;
+}
+
+int tl_xfer(int fd, bool sending, __u64 seed, size_t len, int timeout_ms)
+{
+	long long deadline = tl_now_ms() + timeout_ms;
+	unsigned char *buf = malloc(len ? len : 1);
+	size_t done = 0;
+	int err = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	if (sending)
+		tl_pattern_fill(buf, seed, 0, len);
+	while (done < len) {
+		ssize_t n = sending ? send(fd, buf + done, len - done, MSG_NOSIGNAL) :
+				      recv(fd, buf + done, len - done, 0);
+
+		if (n > 0) {
+			done += (size_t)n;
+			continue;
+		}
+		if (n == 0) {
+			err = -EPIPE;
+			goto out;
+		}
+		/* EAGAIN: the socket's timeout, or tcp_bpf's spurious one
+		 * (docs/kernel-behaviours.md): retry until our own deadline */
+		if ((errno != EAGAIN && errno != EINTR) || tl_now_ms() > deadline) {
+			err = -errno;
+			goto out;
+		}
+	}
+	if (!sending && tl_pattern_check(buf, seed, 0, len) != len)
+		err = -EILSEQ;
+out:
+	free(buf);
+	return err;
 }

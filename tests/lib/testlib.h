@@ -368,6 +368,12 @@ struct tl_tcp_bytes {
 	__u8 options;		/* tcpi_options */
 };
 int tl_tcp_bytes(int fd, struct tl_tcp_bytes *b);
+/*
+ * Send, or receive and check, exactly @len bytes of pattern @seed (offset 0)
+ * on blocking @fd, retrying EAGAIN (socket timeouts, tcp_bpf's spurious one)
+ * until @timeout_ms. 0, -EPIPE on EOF, -EILSEQ on a wrong byte, or -errno.
+ */
+int tl_xfer(int fd, bool sending, __u64 seed, size_t len, int timeout_ms);
 /* Bytes that went through TCP on an accelerated connection: "~0". */
 #define TL_BYPASS_MAX(total)	((total) / 100)
 
@@ -382,6 +388,8 @@ int tl_map_prog_count(int map_fd, enum bpf_attach_type type, __u32 *cnt);
 int tl_wait_cgroup_detached(__u32 *cnt, int timeout_ms);
 int tl_wait_map_detached(int map_fd, __u32 *cnt, int timeout_ms);
 /* The id of the object pinned as @name (pins.h) in tl_env.pin_dir. */
+/* A new fd for the object pinned as @name in tl_env.pin_dir, or -errno. */
+int tl_pin_open(const char *name);
 int tl_pin_id(const char *name, __u32 *id);
 /* The program id inside the link pinned as @name. */
 int tl_pin_link_prog_id(const char *name, __u32 *prog_id);

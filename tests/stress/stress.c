@@ -338,34 +338,6 @@ out:
 
 #define CHURN_LEN 1024
 
-/* Exactly @len bytes of pattern @seed over blocking @fd (timeouts set). */
-static int xfer(int fd, bool sending, __u64 seed, size_t len)
-{
-	unsigned char buf[CHURN_LEN];
-	long long deadline = tl_now_ms() + 10000;
-	size_t done = 0;
-
-	if (sending)
-		tl_pattern_fill(buf, seed, 0, len);
-	while (done < len) {
-		ssize_t n = sending ? send(fd, buf + done, len - done, MSG_NOSIGNAL) :
-				      recv(fd, buf + done, len - done, 0);
-
-		if (n > 0) {
-			done += (size_t)n;
-			continue;
-		}
-		if (n == 0)
-			return -EPIPE;
-		/* EAGAIN: the timeout, or tcp_bpf's spurious one: retry until ours */
-		if ((errno != EAGAIN && errno != EINTR) || tl_now_ms() > deadline)
-			return -errno;
-	}
-	if (!sending && tl_pattern_check(buf, seed, 0, len) != len)
-		return -EILSEQ;
-	return 0;
-}
-
 int st_churn_main(void *arg, int ctl)
 {
 	struct st_churn *ch = arg;
@@ -401,8 +373,10 @@ int st_churn_main(void *arg, int ctl)
 		setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		cs = tl_sock_map_state(pins.sock_hash, c);
 		ss = tl_sock_map_state(pins.sock_hash, s);
-		if ((err = xfer(c, true, seed, CHURN_LEN)) || (err = xfer(s, false, seed, CHURN_LEN)) ||
-		    (err = xfer(s, true, ~seed, CHURN_LEN)) || (err = xfer(c, false, ~seed, CHURN_LEN))) {
+		if ((err = tl_xfer(c, true, seed, CHURN_LEN, 10000)) ||
+		    (err = tl_xfer(s, false, seed, CHURN_LEN, 10000)) ||
+		    (err = tl_xfer(s, true, ~seed, CHURN_LEN, 10000)) ||
+		    (err = tl_xfer(c, false, ~seed, CHURN_LEN, 10000))) {
 			st_fail(&ch->failures, ch->why, sizeof(ch->why),
 				"short connection %lu: exchange: %s", i, strerror(-err));
 		} else if (tl_tcp_bytes(c, &cb) == 0 && tl_tcp_bytes(s, &sb) == 0) {
