@@ -406,8 +406,9 @@ static __always_inline void check_bound(struct sk_msg_md *msg, const struct sa_c
 					struct sa_counters *c)
 {
 	struct sk_msg *kmsg = bpf_cast_to_kern_ctx(msg);
+	struct sa_sk_state *self, *other;
 	struct sock *peer;
-	__u32 now, marked;
+	__u32 at, marked;
 	int limit;
 
 	peer = kmsg->sk_redir;
@@ -421,13 +422,14 @@ static __always_inline void check_bound(struct sk_msg_md *msg, const struct sa_c
 		limit = (int)sw->queue_limit;
 	if (peer->sk_backlog.rmem_alloc.counter <= limit)
 		return;
-	/* both ends: the peer must stop redirecting into this socket before
-	 * either may leave the map (demote_if_drained) */
-	now = SA_FALLBACK_AT(now_units());
-	marked = mark_fallback(bpf_sk_storage_get(&sk_state, msg->sk, 0,
-						  BPF_SK_STORAGE_GET_F_CREATE), now);
-	marked += mark_fallback(bpf_sk_storage_get(&sk_state, peer, 0,
-						   BPF_SK_STORAGE_GET_F_CREATE), now);
+	/* Both ends: each must have stopped redirecting into the other before
+	 * either may leave the map (demote_if_drained). If one end's storage
+	 * cannot be had (allocation failure, a closing peer), the other falls
+	 * back untimed, which never demotes. */
+	self = bpf_sk_storage_get(&sk_state, msg->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	other = bpf_sk_storage_get(&sk_state, peer, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	at = self && other ? SA_FALLBACK_AT(now_units()) : 1;
+	marked = mark_fallback(self, at) + mark_fallback(other, at);
 	if (marked)
 		count(c, SA_CNT_FALLBACKS, marked);
 }
