@@ -395,12 +395,12 @@ static __always_inline __u32 mark_fallback(struct sa_sk_state *st, __u32 at)
 
 /*
  * After a redirect: if the peer now holds more than the limit, the
- * connection falls back to TCP for good, both directions. TCP's flow control then blocks the
- * sender, which redirection never does (the kernel charges ingress redirects
- * only against the global tcp_mem). It must be sticky: the receiver reads
- * its redirected queue before anything TCP delivers, so switching back
- * would reorder the stream. The bound is soft by the one message that
- * crossed it, which is already queued.
+ * connection falls back to TCP for good, both directions. TCP's flow
+ * control then blocks the sender, which redirection never does (the kernel
+ * charges ingress redirects only against the global tcp_mem). It must be
+ * sticky: the receiver reads its redirected queue before anything TCP
+ * delivers, so switching back would reorder the stream. The bound is soft
+ * by the one message that crossed it, which is already queued.
  */
 static __always_inline void check_bound(struct sk_msg_md *msg, const struct sa_ctl *sw,
 					struct sa_counters *c)

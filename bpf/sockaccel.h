@@ -155,7 +155,7 @@ enum sa_local_source {
 	X(MSG_PASSED,	 "msgs_passed",		"messages passed to TCP: peer not in the map") \
 	X(MSG_DRAINING,	 "msgs_draining",	"messages passed to TCP: redirect switched off") \
 	X(MSG_FALLBACK,	 "msgs_fallback",	"messages passed to TCP: the direction fell back") \
-	X(FALLBACKS,	 "directions_fallen_back", "directions moved to TCP: a receiver over its queue limit moves both of its connection") \
+	X(FALLBACKS,	 "directions_fallen_back", "directions moved to TCP for good: a receiver went over its queue limit (both directions of its connection move)") \
 	X(BYTES_REDIRECTED, "bytes_redirected",	"bytes redirected to the peer socket") \
 	X(PROBE_INSERTED, "probe_sockets_inserted", "probe sockets added to the SOCKHASH") \
 	X(PROBE_MSGS,	 "probe_msgs_redirected", "probe messages redirected")	\
