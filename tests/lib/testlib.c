@@ -839,10 +839,17 @@ static int pidfd_of(pid_t pid)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-int tl_run_cmd(char *const argv[], int timeout_ms, int *status)
+/*
+ * fork() and exec  (execve with , or execvp when  is NULL).
+ * With  >= 0 the child's stdout and stderr go to  and , stdin to
+ *  when that is >= 0, and every other fd is closed. The child dies with
+ * us; its pid is tracked for cleanup. Returns the pid or -errno. The caller
+ * builds everything beforehand: a child of a threaded parent must not
+ * allocate (other threads may hold malloc's or stdio's locks).
+ */
+static pid_t spawn(char *const argv[], char *const envp[], int in, int out, int err)
 {
 	pid_t parent = getpid(), pid;
-	int err, pidfd;
 
 	pthread_mutex_lock(&st.log_lock);
 	fflush(NULL);
@@ -850,17 +857,32 @@ int tl_run_cmd(char *const argv[], int timeout_ms, int *status)
 	if (pid == 0) {
 		child_reset(parent);
 		signal(SIGPIPE, SIG_DFL);
-		execvp(argv[0], argv);
+		if (out >= 0) {
+			if ((in >= 0 && dup2(in, 0) < 0) || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+				_exit(126);
+			close_range(3, ~0U, 0);
+		}
+		if (envp)
+			execve(argv[0], argv, envp);
+		else
+			execvp(argv[0], argv);
 		_exit(127);
 	}
 	pthread_mutex_unlock(&st.log_lock);
 	if (pid < 0)
 		return -errno;
 	tl_track_pid(pid);
-	pidfd = pidfd_of(pid);
-	err = wait_pid(pid, pidfd, timeout_ms, status);
+	return pid;
+}
+
+/* Wait for a spawn()ed child; after  kill it. 0 or -ETIMEDOUT. */
+static int reap(const char *name, pid_t pid, int timeout_ms, int *status)
+{
+	int pidfd = pidfd_of(pid);
+	int err = wait_pid(pid, pidfd, timeout_ms, status);
+
 	if (err == -ETIMEDOUT) {
-		tl_log("%s: still running after %d ms; killing it", argv[0], timeout_ms);
+		tl_log("%s: still running after %d ms; killing it", name, timeout_ms);
 		kill(pid, SIGKILL);
 		wait_pid(pid, pidfd, 5000, status);
 	}
@@ -868,6 +890,13 @@ int tl_run_cmd(char *const argv[], int timeout_ms, int *status)
 	if (pidfd >= 0)
 		close(pidfd);
 	return err;
+}
+
+int tl_run_cmd(char *const argv[], int timeout_ms, int *status)
+{
+	pid_t pid = spawn(argv, NULL, -1, -1, -1);
+
+	return pid < 0 ? (int)pid : reap(argv[0], pid, timeout_ms, status);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2346,7 +2375,7 @@ static int daemon_spawn(struct tl_daemon *d, const char *const *wrapper, const c
 	char **envp = NULL, notify_env[128], cmdline[1024], name[96];
 	int argc = 0, nenv = 0, out = -1, errf = -1, devnull = -1, err = 0;
 	size_t cl = 0, nl;
-	pid_t parent = getpid(), pid;
+	pid_t pid;
 
 	memset(d, 0, sizeof(*d));
 	d->pid = -1;
@@ -2421,24 +2450,11 @@ static int daemon_spawn(struct tl_daemon *d, const char *const *wrapper, const c
 		goto cleanup;
 	}
 
-	pthread_mutex_lock(&st.log_lock);
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0) {
-		child_reset(parent);
-		signal(SIGPIPE, SIG_DFL);
-		if (dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(errf, 2) < 0)
-			_exit(126);
-		close_range(3, ~0U, 0);
-		execve(argv[0], (char *const *)argv, envp);
-		_exit(127);
-	}
-	pthread_mutex_unlock(&st.log_lock);
+	pid = spawn((char *const *)argv, envp, devnull, out, errf);
 	if (pid < 0) {
-		err = -errno;
+		err = (int)pid;
 		goto cleanup;
 	}
-	tl_track_pid(pid);
 	d->pid = pid;
 	d->pidfd = pidfd_of(pid);
 	tl_log("sockacceld #%d (pid %d): %s", d->id, (int)pid, cmdline);
@@ -2777,8 +2793,8 @@ int tl_run_capture(char *const argv[], int timeout_ms, int *status, char **out, 
 {
 	static atomic_int seq;
 	char opath[PATH_MAX], epath[PATH_MAX];
-	int n = atomic_fetch_add(&seq, 1), ofd = -1, efd = -1, pidfd = -1, ret;
-	pid_t parent = getpid(), pid;
+	int n = atomic_fetch_add(&seq, 1), ofd = -1, efd = -1, ret;
+	pid_t pid;
 
 	*out = *err = NULL;
 	if (tl_pathf(opath, "%s/cmd-%d-%d.out", tl_env.tmp, (int)getpid(), n) ||
@@ -2791,32 +2807,12 @@ int tl_run_capture(char *const argv[], int timeout_ms, int *status, char **out, 
 		goto cleanup;
 	}
 
-	pthread_mutex_lock(&st.log_lock);
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0) {
-		child_reset(parent);
-		signal(SIGPIPE, SIG_DFL);
-		if (dup2(ofd, 1) < 0 || dup2(efd, 2) < 0)
-			_exit(126);
-		close_range(3, ~0U, 0);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	pthread_mutex_unlock(&st.log_lock);
+	pid = spawn(argv, NULL, -1, ofd, efd);
 	if (pid < 0) {
-		ret = -errno;
+		ret = (int)pid;
 		goto cleanup;
 	}
-	tl_track_pid(pid);
-	pidfd = pidfd_of(pid);
-	ret = wait_pid(pid, pidfd, timeout_ms, status);
-	if (ret == -ETIMEDOUT) {
-		tl_log("%s: still running after %d ms; killing it", argv[0], timeout_ms);
-		kill(pid, SIGKILL);
-		wait_pid(pid, pidfd, 5000, status);
-	}
-	tl_untrack_pid(pid);
+	ret = reap(argv[0], pid, timeout_ms, status);
 	*out = read_file(opath);
 	*err = read_file(epath);
 	if (!*out || !*err) {
@@ -2827,8 +2823,6 @@ int tl_run_capture(char *const argv[], int timeout_ms, int *status, char **out, 
 			ret = -ENOMEM;
 	}
 cleanup:
-	if (pidfd >= 0)
-		close(pidfd);
 	if (ofd >= 0)
 		close(ofd);
 	if (efd >= 0)
