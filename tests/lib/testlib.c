@@ -2923,39 +2923,45 @@ cleanup:
 	return ok;
 }
 
+/*
+ * No allocation: forked test children call this, and a child of a threaded
+ * parent must not allocate (ASan's allocator is not fork-safe: a forked
+ * child hung in malloc). The pattern is made and checked 64 KiB at a time,
+ * at its offset, so an exchange of up to 64 KiB is one send().
+ */
 int tl_xfer(int fd, bool sending, __u64 seed, size_t len, int timeout_ms)
 {
 	long long deadline = tl_now_ms() + timeout_ms;
-	unsigned char *buf = malloc(len ? len : 1);
-	size_t done = 0;
-	int err = 0;
+	static __thread unsigned char buf[65536];
+	size_t done = 0, pos = 0, have = 0;	/* sending: buf[pos..pos+have) to send */
 
-	if (!buf)
-		return -ENOMEM;
-	if (sending)
-		tl_pattern_fill(buf, seed, 0, len);
 	while (done < len) {
-		ssize_t n = sending ? send(fd, buf + done, len - done, MSG_NOSIGNAL) :
-				      recv(fd, buf + done, len - done, 0);
+		size_t chunk = len - done < sizeof(buf) ? len - done : sizeof(buf);
+		ssize_t n;
 
+		if (sending && !have) {
+			tl_pattern_fill(buf, seed, done, chunk);
+			pos = 0;
+			have = chunk;
+		}
+		n = sending ? send(fd, buf + pos, have, MSG_NOSIGNAL) :
+			      recv(fd, buf, chunk, 0);
 		if (n > 0) {
+			if (!sending && tl_pattern_check(buf, seed, done, (size_t)n) != (size_t)n)
+				return -EILSEQ;
+			if (sending) {
+				pos += (size_t)n;
+				have -= (size_t)n;
+			}
 			done += (size_t)n;
 			continue;
 		}
-		if (n == 0) {
-			err = -EPIPE;
-			goto out;
-		}
+		if (n == 0)
+			return -EPIPE;
 		/* EAGAIN: the socket's timeout, or tcp_bpf's spurious one
 		 * (docs/kernel-behaviours.md): retry until our own deadline */
-		if ((errno != EAGAIN && errno != EINTR) || tl_now_ms() > deadline) {
-			err = -errno;
-			goto out;
-		}
+		if ((errno != EAGAIN && errno != EINTR) || tl_now_ms() > deadline)
+			return -errno;
 	}
-	if (!sending && tl_pattern_check(buf, seed, 0, len) != len)
-		err = -EILSEQ;
-out:
-	free(buf);
-	return err;
+	return 0;
 }

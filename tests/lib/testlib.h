@@ -372,6 +372,7 @@ int tl_tcp_bytes(int fd, struct tl_tcp_bytes *b);
  * Send, or receive and check, exactly @len bytes of pattern @seed (offset 0)
  * on blocking @fd, retrying EAGAIN (socket timeouts, tcp_bpf's spurious one)
  * until @timeout_ms. 0, -EPIPE on EOF, -EILSEQ on a wrong byte, or -errno.
+ * Never allocates, so forked test children may call it.
  */
 int tl_xfer(int fd, bool sending, __u64 seed, size_t len, int timeout_ms);
 /* Bytes that went through TCP on an accelerated connection: "~0". */
