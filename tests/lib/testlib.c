@@ -2836,6 +2836,7 @@ int tl_counter_slot(const struct tl_pins *p, unsigned int slot, __u64 *sum)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	struct sa_counters *percpu;
+	size_t len;
 	__u32 zero = 0;
 	int err = 0;
 
@@ -2843,9 +2844,12 @@ int tl_counter_slot(const struct tl_pins *p, unsigned int slot, __u64 *sum)
 		return ncpu;
 	if (slot >= SA_COUNTERS_CAP)
 		return -EINVAL;
-	percpu = calloc((size_t)ncpu, sizeof(*percpu));
-	if (!percpu)
-		return -ENOMEM;
+	/* mmap, not malloc: forked test children call this, and a child of a
+	 * threaded parent must not allocate (ASan's allocator deadlocked in one) */
+	len = (size_t)ncpu * sizeof(*percpu);
+	percpu = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (percpu == MAP_FAILED)
+		return -errno;
 	if (bpf_map_lookup_elem(p->counters, &zero, percpu) < 0) {
 		err = -errno;
 		goto cleanup;
@@ -2854,7 +2858,7 @@ int tl_counter_slot(const struct tl_pins *p, unsigned int slot, __u64 *sum)
 	for (int cpu = 0; cpu < ncpu; cpu++)
 		*sum += percpu[cpu].c[slot];
 cleanup:
-	free(percpu);
+	munmap(percpu, len);
 	return err;
 }
 
