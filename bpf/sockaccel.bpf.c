@@ -21,7 +21,6 @@ struct tcp_sock {
 	struct request_sock *fastopen_rsk;
 } __attribute__((preserve_access_index));
 
-#ifndef SA_NO_MEM_BOUND
 /* The peer socket and its receive memory, for the per-connection bound.
  * Every level carries the attribute so the whole access path relocates. */
 struct atomic___sa {
@@ -56,9 +55,24 @@ struct sk_psock {
 #define SA_SK_USER_DATA_PSOCK	4UL
 #define SA_SK_USER_DATA_PTRMASK	(~7UL)
 
-extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#ifndef SA_NO_KFUNCS
+/* Weak: an object that names them still loads where they are missing, as
+ * long as the features that call them are off. Kernels before 6.2 refuse
+ * even an unreachable call to an unresolved kfunc, hence the build without
+ * them (sockaccel_nokfunc.bpf.o). */
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+#define SA_KFUNCS 1
+#else
+#define SA_KFUNCS 0
 #endif
+
+/* The features the loader switched on (enum sa_feature). Set before load
+ * and frozen, so the verifier prunes the code of every feature that is off:
+ * a feature this kernel refuses costs only that feature. The only variable
+ * in .rodata: the loader sets it by size. */
+const volatile __u32 sa_features = 0;
+#define HAS(f)	(sa_features & SA_FEAT_##f)
 
 /* Every map is pinned by name under the pin dir and reused by later loads:
  * sockets keep the program they were inserted with, and that program must
@@ -95,7 +109,8 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ctl SEC(".maps");
 
-/* Per sending socket: has this direction fallen back to TCP? */
+/* Per socket: has it fallen back to TCP, what has it redirected? Only ever
+ * reached through the program's own socket (see "marks"). */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -103,6 +118,33 @@ struct {
 	__type(value, struct sa_sk_state);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sk_state SEC(".maps");
+
+/* Marks put on the other end of a connection (sockaccel.h, sa_sk_state). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SA_MAX_CONNS_DEFAULT);	/* set by the loader */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sa_sock_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} marks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mark_gen SEC(".maps");
+
+/* What the loaded programs run with; written by the loader only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sa_features);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} features SEC(".maps");
 
 /* Non-loopback addresses that count as "on this host"; filled by user space. */
 struct {
@@ -228,7 +270,7 @@ static __always_inline bool is_tfo_child(struct bpf_sock_ops *ops)
 
 static __always_inline bool is_probe(struct bpf_sock *sk)
 {
-	return sk && sk->mark == SA_PROBE_MARK;
+	return HAS(PROBE_MARK) && sk && sk->mark == SA_PROBE_MARK;
 }
 
 static __always_inline __u8 port_rule(__u32 port)
@@ -263,15 +305,115 @@ static __always_inline bool policy_allows(const struct sa_sock_key *k)
 	return true;
 }
 
-#ifndef SA_NO_MEM_BOUND
 static __always_inline __u32 now_units(void)
 {
 	return (__u32)(bpf_ktime_get_coarse_ns() >> 20);
 }
 
+static __always_inline __u32 mark_gen_now(void)
+{
+	__u32 zero = 0, *g = bpf_map_lookup_elem(&mark_gen, &zero);
+
+	return g ? *g : 0;
+}
+
+/* The key of the socket at the other end of @k: the mirror image. */
+static __always_inline void key_mirror(struct sa_sock_key *m, const struct sa_sock_key *k)
+{
+	m->netns = k->netns;
+	m->family = k->family;
+	m->sport = k->dport;
+	m->dport = k->sport;
+	m->sip[0] = k->dip[0];
+	m->sip[1] = k->dip[1];
+	m->sip[2] = k->dip[2];
+	m->sip[3] = k->dip[3];
+	m->dip[0] = k->sip[0];
+	m->dip[1] = k->sip[1];
+	m->dip[2] = k->sip[2];
+	m->dip[3] = k->sip[3];
+}
+
+/*
+ * Has this socket fallen back, by its own mark or one its peer put in
+ * "marks"? @k is the socket's own key, or its peer's when @k_is_peer (what
+ * sk_msg has at hand; the mirror is built only when the hash must be asked).
+ * A peer's mark moves into the socket's own storage (and out of the hash)
+ * the first time it is seen. Without storage the hash is asked every time,
+ * so a mark is never missed.
+ */
+static __always_inline bool fell_back(struct sa_sk_state *st, const struct sa_sock_key *k,
+				      bool k_is_peer)
+{
+	struct sa_sock_key mirror = {};
+	const struct sa_sock_key *own = k;
+	__u32 gen, *m;
+
+	if (st && st->fallback)
+		return true;
+	gen = mark_gen_now();
+	if (st && st->marks_seen == gen)
+		return false;
+	if (k_is_peer) {
+		key_mirror(&mirror, k);
+		own = &mirror;
+	}
+	m = bpf_map_lookup_elem(&marks, own);
+	if (m) {
+		if (st) {
+			st->fallback = *m;
+			bpf_map_delete_elem(&marks, own);
+		}
+		return true;
+	}
+	if (st)
+		st->marks_seen = gen;
+	return false;
+}
+
+/*
+ * Move a connection to TCP for good, both directions, from the sender's
+ * side: @st is the sender's storage, @peer the receiver's key. Each end
+ * must stop redirecting into the other before either may leave the map
+ * (demote_if_drained), so both get the same time; if the receiver's mark
+ * cannot be stored (hash full), the sender's is untimed and never demotes.
+ * The counter rises once per end newly marked.
+ */
+static __always_inline void mark_connection(struct sa_sk_state *st, const struct sa_sock_key *peer,
+					    struct sa_counters *c)
+{
+	__u32 at = SA_FALLBACK_AT(now_units()), zero = 0, *g;
+	struct sa_sock_key own = {};
+	__u32 self_at = 1;
+	long err;
+
+	err = bpf_map_update_elem(&marks, peer, &at, BPF_NOEXIST);
+	if (err == 0 || err == -17 /* EEXIST: marked already */) {
+		if (err == 0)
+			count(c, SA_CNT_FALLBACKS, 1);
+		/* after the mark, so that whoever sees the new value finds it */
+		g = bpf_map_lookup_elem(&mark_gen, &zero);
+		if (g)
+			__sync_fetch_and_add(g, 1);
+		self_at = at;
+	}
+	if (st) {
+		if (!st->fallback) {
+			st->fallback = self_at;
+			count(c, SA_CNT_FALLBACKS, 1);
+		}
+		return;
+	}
+	key_mirror(&own, peer);
+	if (bpf_map_update_elem(&marks, &own, &self_at, BPF_NOEXIST) == 0)
+		count(c, SA_CNT_FALLBACKS, 1);
+}
+
+#if SA_KFUNCS
 /* Has the socket's own psock no redirected bytes left to read? Then leaving
  * the map purges nothing (sk_psock_drop zaps ingress_msg). A message is
- * unlinked only once fully read, so an empty list means all of it was. */
+ * unlinked only once fully read, so an empty list means all of it was.
+ * Plain loads only: no helper gets a pointer walked out of a kernel struct. */
 static __always_inline bool own_redirected_queue_empty(struct bpf_sock_ops *ops)
 {
 	struct tcp_sock *tp = ops->sk ? bpf_skc_to_tcp_sock(ops->sk) : NULL;
@@ -289,6 +431,12 @@ static __always_inline bool own_redirected_queue_empty(struct bpf_sock_ops *ops)
 	head = ud + bpf_core_field_offset(struct sk_psock, ingress_msg);
 	return (unsigned long)psock->ingress_msg.next == head;
 }
+#else
+static __always_inline bool own_redirected_queue_empty(struct bpf_sock_ops *ops)
+{
+	return false;
+}
+#endif
 
 /*
  * Demotion, on every ACK of a socket inserted by us (BPF_SOCK_OPS_RTT_CB):
@@ -302,24 +450,24 @@ static __always_inline bool own_redirected_queue_empty(struct bpf_sock_ops *ops)
  */
 static __always_inline void demote_if_drained(struct bpf_sock_ops *ops)
 {
+	struct bpf_sock *sk = ops->sk;
 	struct sa_sock_key key = {};
 	struct sa_sk_state *st;
 	__u32 age;
 
-	st = ops->sk ? bpf_sk_storage_get(&sk_state, ops->sk, 0, 0) : NULL;
-	if (!st || !(st->fallback & SA_FALLBACK_TIMED))
+	if (!sk || !SA_KEY_FILL(&key, ops, local, remote))
+		return;
+	st = bpf_sk_storage_get(&sk_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st || !fell_back(st, &key, false) || !(st->fallback & SA_FALLBACK_TIMED))
 		return;
 	age = (now_units() - SA_FALLBACK_UNITS(st->fallback)) & SA_FALLBACK_UNIT_MASK;
 	if (age < SA_DEMOTE_GRACE_UNITS || !own_redirected_queue_empty(ops))
-		return;
-	if (!SA_KEY_FILL(&key, ops, local, remote))
 		return;
 	/* our own key: a live socket owns its 4-tuple in its netns */
 	if (bpf_map_delete_elem(&sock_hash, &key) == 0)
 		count(counters_get(), SA_CNT_DEMOTED, 1);
 	bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_RTT_CB_FLAG);
 }
-#endif
 
 SEC("sockops")
 int sa_sockops(struct bpf_sock_ops *ops)
@@ -329,12 +477,11 @@ int sa_sockops(struct bpf_sock_ops *ops)
 	__u32 op = ops->op;
 	long err;
 
-#ifndef SA_NO_MEM_BOUND
 	if (op == BPF_SOCK_OPS_RTT_CB) {
-		demote_if_drained(ops);
+		if (HAS(DEMOTE))
+			demote_if_drained(ops);
 		return 1;
 	}
-#endif
 	if (op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB &&
 	    op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
 		return 1;
@@ -350,7 +497,7 @@ int sa_sockops(struct bpf_sock_ops *ops)
 		count(c, SA_CNT_SKIP_POLICY, 1);
 		return 1;
 	}
-	if (op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB && is_tfo_child(ops)) {
+	if (HAS(TFO) && op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB && is_tfo_child(ops)) {
 		count(c, SA_CNT_SKIP_TFO, 1);
 		return 1;
 	}
@@ -362,11 +509,16 @@ int sa_sockops(struct bpf_sock_ops *ops)
 	switch (err) {
 	case 0:
 		count(c, is_probe(ops->sk) ? SA_CNT_PROBE_INSERTED : SA_CNT_INSERTED, 1);
-#ifndef SA_NO_MEM_BOUND
+		/* A mark can only be put on a socket in the map, so one under
+		 * our key now is stale: left by a closed socket of the same
+		 * 4-tuple. Only looked for once anything was ever marked. */
+		if (mark_gen_now())
+			bpf_map_delete_elem(&marks, &key);
 		/* ACK callbacks come only while data goes over TCP, so while
 		 * redirecting this costs nothing; demotion needs them */
-		bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_RTT_CB_FLAG);
-#endif
+		if (HAS(DEMOTE))
+			bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags |
+							BPF_SOCK_OPS_RTT_CB_FLAG);
 		break;
 	case -7:	/* E2BIG: map full */
 		count(c, SA_CNT_INSERT_FULL, 1);
@@ -384,15 +536,7 @@ int sa_sockops(struct bpf_sock_ops *ops)
 	return 1;
 }
 
-#ifndef SA_NO_MEM_BOUND
-static __always_inline __u32 mark_fallback(struct sa_sk_state *st, __u32 at)
-{
-	if (!st || st->fallback)
-		return 0;
-	st->fallback = at;
-	return 1;
-}
-
+#if SA_KFUNCS
 /*
  * After a redirect: if the peer now holds more than the limit, the
  * connection falls back to TCP for good, both directions. TCP's flow
@@ -400,47 +544,52 @@ static __always_inline __u32 mark_fallback(struct sa_sk_state *st, __u32 at)
  * charges ingress redirects only against the global tcp_mem). It must be
  * sticky: the receiver reads its redirected queue before anything TCP
  * delivers, so switching back would reorder the stream. The bound is soft
- * by the one message that crossed it, which is already queued.
+ * by the one message that crossed it, which is already queued. The peer is
+ * only read, never handed to a helper: some kernels type it untrusted.
  */
-static __always_inline void check_bound(struct sk_msg_md *msg, const struct sa_ctl *sw,
-					struct sa_counters *c)
+static __always_inline bool peer_over_limit(struct sk_msg_md *msg, const struct sa_ctl *sw)
 {
 	struct sk_msg *kmsg = bpf_cast_to_kern_ctx(msg);
-	struct sa_sk_state *self, *other;
-	struct sock *peer;
-	__u32 at, marked;
+	struct sock *peer = kmsg->sk_redir;
 	int limit;
 
-	peer = kmsg->sk_redir;
 	if (!peer)
-		return;
+		return false;
 	/* sk_rcvbuf of a redirect-only receiver never grows (TCP autotuning
 	 * sees no traffic), so the limit is at least what user space set:
 	 * by default tcp_rmem's maximum, what TCP would let the socket hold */
 	limit = peer->sk_rcvbuf;
 	if (sw && (int)sw->queue_limit > limit)
 		limit = (int)sw->queue_limit;
-	if (peer->sk_backlog.rmem_alloc.counter <= limit)
-		return;
-	/* Both ends: each must have stopped redirecting into the other before
-	 * either may leave the map (demote_if_drained). If one end's storage
-	 * cannot be had (allocation failure, a closing peer), the other falls
-	 * back untimed, which never demotes. */
-	self = bpf_sk_storage_get(&sk_state, msg->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	other = bpf_sk_storage_get(&sk_state, peer, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	at = self && other ? SA_FALLBACK_AT(now_units()) : 1;
-	marked = mark_fallback(self, at) + mark_fallback(other, at);
-	if (marked)
-		count(c, SA_CNT_FALLBACKS, marked);
+	return peer->sk_backlog.rmem_alloc.counter > limit;
+}
+#else
+static __always_inline bool peer_over_limit(struct sk_msg_md *msg, const struct sa_ctl *sw)
+{
+	return false;
 }
 #endif
 
+/*
+ * Where the peer cannot be read: the receiver holds at most what this
+ * socket redirected, so a connection whose sender has redirected
+ * queue_limit bytes falls back. A bound, at the price of long-lived
+ * connections moving to TCP after that many bytes.
+ */
+static __always_inline bool budget_spent(struct sa_sk_state *st, struct sk_msg_md *msg,
+					 const struct sa_ctl *sw)
+{
+	if (!st)
+		return true;	/* nothing to count in: stay on the safe side */
+	st->redirected += msg->size;	/* sk_msg runs under the socket lock */
+	return sw && st->redirected > sw->queue_limit;
+}
 SEC("sk_msg")
 int sa_msg(struct sk_msg_md *msg)
 {
 	struct sa_sock_key peer = {};
 	struct sa_counters *c = counters_get();
-	struct sa_sk_state *st;
+	struct sa_sk_state *st = NULL;
 	struct sa_ctl *sw;
 	__u32 zero = 0;
 
@@ -449,34 +598,33 @@ int sa_msg(struct sk_msg_md *msg)
 		count(c, SA_CNT_MSG_DRAINING, 1);
 		return SK_PASS;
 	}
-	if (msg->sk) {
-		st = bpf_sk_storage_get(&sk_state, msg->sk, 0, 0);
-		if (st && st->fallback) {
-			count(c, SA_CNT_MSG_FALLBACK, 1);
-			return SK_PASS;
-		}
-	}
 	if (!SA_KEY_FILL(&peer, msg, remote, local))
 		return SK_PASS;
+	if (msg->sk)
+		st = bpf_sk_storage_get(&sk_state, msg->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (fell_back(st, &peer, true)) {
+		count(c, SA_CNT_MSG_FALLBACK, 1);
+		return SK_PASS;
+	}
 
 	/* On a miss the helper returns SK_DROP; returning that would drop the
 	 * data and fail the sender with EACCES. Always pass. */
 #ifdef SA_TEST_VARIANT
 	count(c, SA_CNT_TEST_VARIANT, 1);
 #endif
-	if (bpf_msg_redirect_hash(msg, &sock_hash, &peer, BPF_F_INGRESS) == SK_PASS) {
-		if (is_probe(msg->sk)) {
-			count(c, SA_CNT_PROBE_MSGS, 1);
-		} else {
-			count(c, SA_CNT_MSG_REDIRECTED, 1);
-			count(c, SA_CNT_BYTES_REDIRECTED, msg->size);
-		}
-#ifndef SA_NO_MEM_BOUND
-		check_bound(msg, sw, c);
-#endif
-	} else {
+	if (bpf_msg_redirect_hash(msg, &sock_hash, &peer, BPF_F_INGRESS) != SK_PASS) {
 		count(c, SA_CNT_MSG_PASSED, 1);
+		return SK_PASS;
 	}
+	if (is_probe(msg->sk)) {
+		count(c, SA_CNT_PROBE_MSGS, 1);
+	} else {
+		count(c, SA_CNT_MSG_REDIRECTED, 1);
+		count(c, SA_CNT_BYTES_REDIRECTED, msg->size);
+	}
+	if (HAS(PEER_BOUND) ? peer_over_limit(msg, sw) :
+	    HAS(BUDGET) ? budget_spent(st, msg, sw) : false)
+		mark_connection(st, &peer, c);
 	return SK_PASS;
 }
 

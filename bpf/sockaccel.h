@@ -20,7 +20,7 @@
 
 /* Bump when any pinned map's key/value layout or meaning changes. */
 #define SA_LAYOUT_MAGIC		0x53414343u	/* "SACC" */
-#define SA_LAYOUT_VERSION	1u
+#define SA_LAYOUT_VERSION	2u
 
 #define SA_MAX_CONNS_DEFAULT	65536u
 #define SA_MAX_CONNS_MIN	2u
@@ -103,10 +103,21 @@ struct sa_ctl {
  */
 struct sa_sk_state {
 	__u32 fallback;		/* 0: redirecting; otherwise this socket sends over
-				 * TCP, for good: 1 (no time, set by programs
-				 * before demotion) or SA_FALLBACK_AT(t) */
-	__u32 pad;
+				 * TCP, for good: 1 (untimed: never demoted) or
+				 * SA_FALLBACK_AT(t) */
+	__u32 marks_seen;	/* mark_gen when "marks" was last looked at */
+	__u64 redirected;	/* bytes this socket redirected (the budget) */
 };
+
+/*
+ * The "marks" hash: a mark one end of a connection put on the other end,
+ * keyed by the marked socket's own sa_sock_key, value a fallback word as in
+ * sa_sk_state. A program may hand only its own socket to a helper (the peer
+ * pointer is untrusted on some kernels), so the peer's mark goes through a
+ * map both ends can name. "mark_gen" (one __u32) rises after every mark, so
+ * a socket looks the hash up only when something was marked since it last
+ * looked.
+ */
 
 /*
  * One word, so that a reader on another CPU never sees the flag without its
@@ -122,6 +133,38 @@ struct sa_sk_state {
  * had passed its verdict when the mark was set must land (and be read)
  * before the socket may leave, or leaving would purge it. */
 #define SA_DEMOTE_GRACE_UNITS	96u	/* ~100 ms */
+
+/*
+ * Optional features of the programs, each switched on at load time through
+ * the read-only global sa_features, so the verifier never sees the code of a
+ * feature that is off. The loader probes each one by loading it; see
+ * daemon/lib/variant.c for what each one gives and what its absence costs.
+ * Bits are layout: the "features" map records them.
+ */
+enum sa_feature {
+	SA_FEAT_PEER_BOUND	= 1 << 0,	/* bound from the peer's receive memory */
+	SA_FEAT_BUDGET		= 1 << 1,	/* bound by bytes redirected per socket */
+	SA_FEAT_DEMOTE		= 1 << 2,	/* fallen-back sockets leave the map */
+	SA_FEAT_TFO		= 1 << 3,	/* TCP Fast Open children stay on TCP */
+	SA_FEAT_PROBE_MARK	= 1 << 4,	/* probe sockets counted apart */
+};
+#define SA_FEAT_SLOTS		8u
+#define SA_FEAT_REASON_LEN	200u
+
+/* Value of the one-entry "features" map: what the programs in the pinned
+ * links run with, written by the loader, read by sockaccelctl status. */
+enum sa_features_flags {
+	SA_FEATURES_UNBOUNDED_BY_CONFIG = 1 << 0,	/* memory_bound = off */
+};
+
+struct sa_features {
+	__u32 wanted;		/* SA_FEAT_* the loader tried */
+	__u32 loaded;		/* SA_FEAT_* the programs run with */
+	__u32 refused;		/* SA_FEAT_* this kernel (or the test switch) refused */
+	__u32 flags;		/* enum sa_features_flags */
+	char kernel[64];	/* uname -r at load time */
+	char reason[SA_FEAT_SLOTS][SA_FEAT_REASON_LEN];	/* by bit number: why refused */
+};
 
 /* Values of the "ports" array (one __u8 per port number). */
 enum sa_port_rule {
@@ -182,7 +225,9 @@ _Static_assert(sizeof(struct sa_sock_key) == 56, "sa_sock_key has implicit paddi
 _Static_assert(sizeof(struct sa_lpm_key) == 20, "sa_lpm_key has implicit padding");
 _Static_assert(sizeof(struct sa_layout) == 16, "sa_layout size is frozen");
 _Static_assert(sizeof(struct sa_ctl) == 32, "sa_ctl has implicit padding");
-_Static_assert(sizeof(struct sa_sk_state) == 8, "sa_sk_state has implicit padding");
+_Static_assert(sizeof(struct sa_sk_state) == 16, "sa_sk_state has implicit padding");
+_Static_assert(sizeof(struct sa_features) == 80 + SA_FEAT_SLOTS * SA_FEAT_REASON_LEN,
+	       "sa_features has implicit padding");
 _Static_assert(SA_CNT_MAX < SA_COUNTERS_CAP, "raise SA_COUNTERS_CAP and SA_LAYOUT_VERSION");
 #endif
 

@@ -17,6 +17,7 @@
 #include <sys/timerfd.h>
 #include <systemd/sd-daemon.h>
 
+#include "bringup.h"
 #include "counters.h"
 #include "exitcodes.h"
 #include "log.h"
@@ -148,16 +149,6 @@ static void on_pins_changed(struct loop *l, int fd)
 	}
 }
 
-void sa_daemon_on_addr(void *arg, const struct sa_cidr *a, bool add)
-{
-	struct sa_daemon *d = arg;
-	int err = sa_policy_host_addr(d->policy, a, add);
-
-	if (err)
-		p_warn("can't %s a host address in local_addrs: %s", add ? "add" : "remove",
-		       strerror(-err));
-}
-
 static int open_rtnl(struct loop *l)
 {
 	return l->d->rtnl_fd;	/* opened and dumped by main() before READY */
@@ -165,7 +156,7 @@ static int open_rtnl(struct loop *l)
 
 static void on_rtnl(struct loop *l, int fd)
 {
-	int err = sa_rtnl_read(fd, sa_daemon_on_addr, l->d);
+	int err = sa_rtnl_read(fd, sa_bringup_on_addr, l->d->policy);
 
 	if (err == -ENOBUFS) {
 		/* events were dropped: start over from a full dump */

@@ -17,9 +17,6 @@ struct sa_daemon {
 	int rtnl_fd;				/* address monitor, dumped once already */
 };
 
-/* Host address callback for sa_rtnl_read(): @arg is the struct sa_daemon. */
-void sa_daemon_on_addr(void *arg, const struct sa_cidr *a, bool add);
-
 /*
  * sockacceld's event loop: signals, changes in the pin dir, this host's
  * addresses, the health check and the systemd watchdog. Returns the exit

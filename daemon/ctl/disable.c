@@ -10,6 +10,7 @@
 #include "daemon_opts.h"
 #include "drain.h"
 #include "exitcodes.h"
+#include "bringup.h"
 #include "fastpath.h"
 #include "preflight.h"
 
@@ -74,33 +75,43 @@ int do_disable(struct ctl *c, int argc, char **argv)
 	return r.remaining ? SA_CTL_DRAINED_EXCEPT : SA_CTL_OK;
 }
 
+/* The same bring-up as sockacceld: its configuration file (the default
+ * one, if present), its variant and attach choice, its policy. */
 int do_enable(struct ctl *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "cgroup", required_argument, NULL, 'c' },
 		{ "max-conns", required_argument, NULL, 'm' },
+		{ "config", required_argument, NULL, 'f' },
 		{},
 	};
-	struct sa_fastpath_opts fo = { .pin_dir = c->pin_dir, .max_conns = SA_MAX_CONNS_DEFAULT };
-	struct sa_preflight_opts po = { .pin_dir = c->pin_dir };
-	struct sa_fastpath *fp = NULL;
+	const char *config_path = SA_CONFIG_DEFAULT, *cgroup = NULL;
+	struct sa_bringup_opts bo = { .attach = SA_ATTACH_AUTO };
+	bool config_set = false, max_set = false;
+	char err_text[PATH_MAX + 512], variant[256];
 	struct sa_fastpath_info fi;
-	const struct sa_check *failed;
-	struct sa_preflight pf;
-	int opt, err;
+	struct sa_config config;
+	struct sa_bringup b;
+	__u32 max_conns = 0;
+	int opt, code;
 
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			po.cgroup = optarg;
+			cgroup = optarg;
 			break;
 		case 'm':
-			if (sa_parse_u32(optarg, SA_MAX_CONNS_MIN, SA_MAX_CONNS_MAX, &fo.max_conns)) {
+			if (sa_parse_u32(optarg, SA_MAX_CONNS_MIN, SA_MAX_CONNS_MAX, &max_conns)) {
 				ctl_err(c, "enable --max-conns: '%s' is not a number from %u to %u",
 					optarg, SA_MAX_CONNS_MIN, SA_MAX_CONNS_MAX);
 				return SA_CTL_USAGE;
 			}
+			max_set = true;
+			break;
+		case 'f':
+			config_path = optarg;
+			config_set = true;
 			break;
 		default:
 			return ctl_bad_option(c, opt, argv, "enable");
@@ -110,36 +121,42 @@ int do_enable(struct ctl *c, int argc, char **argv)
 		ctl_err(c, "enable: unexpected argument '%s'", argv[optind]);
 		return SA_CTL_USAGE;
 	}
-	sa_preflight_run(&po, &pf);
-	failed = sa_preflight_first_failure(&pf);
-	if (failed) {
-		ctl_err(c, "preflight: %s: %s; fix: %s", failed->title, failed->detail, failed->fix);
-		return SA_CTL_FAIL;
+	if (sa_config_load(config_path, config_set, &config, err_text, sizeof(err_text))) {
+		ctl_err(c, "enable: %s", err_text);
+		return SA_CTL_USAGE;
 	}
-	fo.cgroup = pf.cgroup;
-	fo.sockmap_link = pf.sockmap_link;
-	err = sa_fastpath_setup(&fo, &fp);
-	if (err == -EWOULDBLOCK) {
+	/* sockaccelctl addresses one pin dir: that is the one set up */
+	snprintf(config.pin_dir, sizeof(config.pin_dir), "%s", c->pin_dir);
+	if (cgroup)
+		snprintf(config.cgroup, sizeof(config.cgroup), "%s", cgroup);
+	if (max_set)
+		config.max_conns = max_conns;
+	bo.config = &config;
+	code = sa_bringup(&bo, &b);
+	if (code == SA_EXIT_LOCKED) {
 		ctl_err(c, "sockacceld holds %s: the fast path is already managed by it",
 			c->pin_dir);
 		return SA_CTL_BUSY;
 	}
-	if (err) {
-		ctl_err(c, "enable failed: %s", strerror(-err));
+	if (code) {
+		ctl_err(c, "enable failed (the lines above say why; sockacceld would exit %d)",
+			code);
 		return SA_CTL_FAIL;
 	}
-	sa_fastpath_info(fp, &fi);
+	sa_fastpath_info(b.fp, &fi);
+	sa_variant_describe(b.variant.loaded, variant, sizeof(variant));
 	if (c->json) {
 		jsonw_start_object(c->jw);
-		jsonw_string_field(c->jw, "cgroup", pf.cgroup);
+		jsonw_string_field(c->jw, "cgroup", b.pf.cgroup);
 		jsonw_uint_field(c->jw, "map_id", fi.map_id);
 		jsonw_string_field(c->jw, "msg_attach", fi.msg_legacy ? "legacy" : "link");
+		jsonw_string_field(c->jw, "variant", variant);
 		jsonw_end_object(c->jw);
 	} else {
-		printf("enabled: accelerating cgroup %s (map id %u, sk_msg %s); start sockacceld "
-		       "to have it watched\n", pf.cgroup, fi.map_id,
-		       fi.msg_legacy ? "legacy attach" : "link");
+		printf("enabled: accelerating cgroup %s (map id %u, sk_msg %s, variant %s); start "
+		       "sockacceld to have it watched\n", b.pf.cgroup, fi.map_id,
+		       fi.msg_legacy ? "legacy attach" : "link", variant);
 	}
-	sa_fastpath_close(fp);
+	sa_bringup_release(&b);
 	return SA_CTL_OK;
 }

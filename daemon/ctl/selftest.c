@@ -281,7 +281,10 @@ static void env_cleanup(struct env *e)
 
 static int env_setup(struct env *e, struct ctl *c)
 {
-	struct sa_fastpath_opts fo = { .max_conns = 1024, .mem_bound = false };
+	/* the basic redirect only: the behaviours are the kernel's, not a
+	 * feature's, and the object without kfuncs loads on every kernel */
+	static const struct sa_variant basic = { .kfuncs = false, .loaded = 0 };
+	struct sa_fastpath_opts fo = { .max_conns = 1024, .variant = &basic };
 	char mnt[PATH_MAX], path[PATH_MAX + 32];
 
 	if (sa_mount_find("cgroup2", mnt, sizeof(mnt))) {

@@ -163,7 +163,8 @@ static int parse_bool(struct ctx *x, const char *v, bool *out)
 	return 0;
 }
 
-#define KEYS "cgroup, pin_dir, max_conns, ports, exclude_ports, local_cidrs, ipv6, queue_limit"
+#define KEYS "cgroup, pin_dir, max_conns, ports, exclude_ports, local_cidrs, ipv6, queue_limit, " \
+	"memory_bound"
 
 int sa_config_parse(FILE *f, const char *name, struct sa_config *c, char *err, size_t len)
 {
@@ -227,6 +228,14 @@ int sa_config_parse(FILE *f, const char *name, struct sa_config *c, char *err, s
 			else if (sa_parse_u32(val, 65536, 1u << 30, &c->queue_limit))
 				ret = bad(&x, "auto, or bytes from 65536 to 1073741824",
 					  "'%s' is out of range", val);
+		} else if (!strcmp(key, "memory_bound")) {
+			bit = 256;
+			if (!strcmp(val, "auto"))
+				c->unbounded = false;
+			else if (!strcmp(val, "off"))
+				c->unbounded = true;
+			else
+				ret = bad(&x, "auto, off", "'%s' is not a memory bound mode", val);
 		} else if (!strcmp(key, "ipv6")) {
 			bit = 64;
 			ret = parse_bool(&x, val, &c->ipv6);

@@ -196,14 +196,11 @@ static void remove_pins(const char *dir)
 {
 	char path[PATH_MAX];
 
-	/* links first, so nothing is attached while maps are unpinned */
-	static const char *const order[] = {
-		SA_PIN_LINK_SOCKOPS, SA_PIN_LINK_MSG, SA_PIN_PROG_SOCKOPS, SA_PIN_PROG_MSG,
-		SA_PIN_LOCAL_ADDRS, SA_PIN_PORTS, SA_PIN_SK_STATE, SA_PIN_COUNTERS, SA_PIN_CTL, SA_PIN_SOCK_HASH, SA_PIN_LAYOUT,
-	};
-
-	for (unsigned int i = 0; i < sizeof(order) / sizeof(order[0]); i++)
-		if (sa_pin_path(path, dir, order[i]) == 0 && unlink(path) < 0 && errno != ENOENT)
+	/* the pin table backwards: links first, so nothing is attached while
+	 * maps are unpinned; the layout last */
+	for (unsigned int i = sa_pins_cnt; i-- > 0;)
+		if (sa_pin_path(path, dir, sa_pins[i].name) == 0 && unlink(path) < 0 &&
+		    errno != ENOENT)
 			p_warn("can't remove pin '%s': %s", path, strerror(errno));
 	if (rmdir(dir) < 0 && errno != ENOENT)
 		p_warn("can't remove pin dir '%s': %s (it holds something sockaccel did not "

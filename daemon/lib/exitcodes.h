@@ -24,6 +24,8 @@ enum sa_exit {
 	SA_EXIT_CGROUP_MISSING	= 17,	/* --cgroup does not exist */
 	SA_EXIT_CGROUP_NOT_V2	= 18,	/* --cgroup is not on the cgroup2 mount */
 	SA_EXIT_NO_BPFFS	= 19,	/* pin dir not on bpffs and not mountable */
+	SA_EXIT_VERIFIER	= 20,	/* the verifier refuses even the basic redirect */
+	SA_EXIT_NO_BOUND	= 21,	/* no memory bound loads; memory_bound = off not set */
 };
 
 #endif

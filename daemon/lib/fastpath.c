@@ -35,6 +35,8 @@
 struct sa_fastpath {
 	struct bpf_object *obj;
 	struct bpf_map *m_layout, *m_sock_hash, *m_counters, *m_ctl, *m_ports, *m_local_addrs;
+	struct bpf_map *m_marks, *m_features;
+	const struct sa_variant *variant;
 	struct bpf_program *p_sockops, *p_msg;
 	char pin_dir[PATH_MAX];
 	char cgroup[PATH_MAX];
@@ -250,6 +252,8 @@ static int find_parts(struct sa_fastpath *fp)
 		{ "ctl", offsetof(struct sa_fastpath, m_ctl) },
 		{ "ports", offsetof(struct sa_fastpath, m_ports) },
 		{ "local_addrs", offsetof(struct sa_fastpath, m_local_addrs) },
+		{ "marks", offsetof(struct sa_fastpath, m_marks) },
+		{ "features", offsetof(struct sa_fastpath, m_features) },
 	};
 
 	for (unsigned int i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
@@ -314,18 +318,9 @@ static int check_pinned_maps(struct sa_fastpath *fp, const char *pin_dir)
 
 static int load_programs(struct sa_fastpath *fp, const struct sa_fastpath_opts *o)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir,
-		    .object_name = "sockaccel");
-	const void *bytes;
-	size_t sz;
 	int err;
 
-	if (o->object_path) {
-		fp->obj = bpf_object__open_file(o->object_path, &oo);
-	} else {
-		bytes = sa_bpf_object_bytes(o->mem_bound, &sz);
-		fp->obj = bpf_object__open_mem(bytes, sz, &oo);
-	}
+	fp->obj = sa_variant_open(o->variant, o->object_path, o->pin_dir);
 	if (!fp->obj) {
 		err = -errno;
 		p_err("can't open the BPF object%s%s: %s", o->object_path ? " " : "",
@@ -335,12 +330,15 @@ static int load_programs(struct sa_fastpath *fp, const struct sa_fastpath_opts *
 	err = find_parts(fp);
 	if (!err)
 		err = bpf_map__set_max_entries(fp->m_sock_hash, o->max_conns);
+	if (!err)	/* at most one mark per socket in the map */
+		err = bpf_map__set_max_entries(fp->m_marks, o->max_conns);
 	if (!err)
 		err = check_pinned_maps(fp, o->pin_dir);
 	if (err)
 		return err;
 	err = bpf_object__load(fp->obj);
 	if (err) {
+		/* the same set loaded a moment ago without pins */
 		p_err("can't load the BPF programs and maps: %s (the libbpf lines above name "
 		      "the object; --verbose shows the verifier log)", strerror(-err));
 		return err;
@@ -362,6 +360,7 @@ static int write_state(struct sa_fastpath *fp, const struct pinned_state *st)
 	fd = bpf_map__fd(fp->m_layout);
 	if (bpf_map_update_elem(fd, &zero, &layout, BPF_ANY) < 0)
 		goto fail;
+
 	/* An earlier drain may have switched redirection off; starting the
 	 * daemon is the operator asking for the fast path again. */
 	fd = bpf_map__fd(fp->m_ctl);
@@ -374,6 +373,23 @@ static int write_state(struct sa_fastpath *fp, const struct pinned_state *st)
 fail:
 	p_err("can't write pinned state in '%s': %s", fp->pin_dir, strerror(errno));
 	return -errno;
+}
+
+/* What the programs now in the links run with, for sockaccelctl status. */
+static int record_features(struct sa_fastpath *fp)
+{
+	struct sa_features rec;
+	__u32 zero = 0;
+
+	sa_variant_record(fp->variant, &rec);
+	if (bpf_map_update_elem(bpf_map__fd(fp->m_features), &zero, &rec, BPF_ANY) < 0) {
+		int err = -errno;
+
+		p_err("can't record the features in '%s/features': %s", fp->pin_dir,
+		      strerror(-err));
+		return err;
+	}
+	return 0;
 }
 
 /*
@@ -541,6 +557,7 @@ int sa_fastpath_setup(const struct sa_fastpath_opts *o, struct sa_fastpath **out
 	fp->lock_fd = fp->cgroup_fd = fp->sockops_link_fd = fp->msg_link_fd = -1;
 	snprintf(fp->pin_dir, sizeof(fp->pin_dir), "%s", o->pin_dir);
 	snprintf(fp->cgroup, sizeof(fp->cgroup), "%s", o->cgroup);
+	fp->variant = o->variant;
 
 	err = sa_pin_dir_prepare(o->pin_dir, true);
 	if (err)
@@ -585,6 +602,9 @@ int sa_fastpath_setup(const struct sa_fastpath_opts *o, struct sa_fastpath **out
 	if (err)
 		goto cleanup;
 	err = attach_sockops(fp);
+	if (err)
+		goto cleanup;
+	err = record_features(fp);
 	if (err)
 		goto cleanup;
 	/* Program pins: for inspection, and in legacy mode what keeps

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <linux/types.h>
 
+#include "variant.h"
+
 /*
  * The fast path's kernel objects: load, pin, attach, reuse and upgrade in
  * place. Everything it creates outlives the process: closing releases only
@@ -16,8 +18,7 @@ struct sa_fastpath_opts {
 	const char *cgroup;	/* a cgroup2 directory (preflight resolved it) */
 	__u32 max_conns;
 	bool sockmap_link;	/* preflight found BPF_LINK_TYPE_SOCKMAP */
-	bool mem_bound;		/* preflight found bpf_cast_to_kern_ctx: the
-				 * variant with the per-connection bound */
+	const struct sa_variant *variant;	/* sa_variant_choose() */
 	const char *object_path;	/* NULL: the built-in object; else a
 					 * .bpf.o file (tests of upgrades) */
 };

@@ -3,9 +3,9 @@
  * bytes they embed. */
 #include "objects.h"
 #include "sockaccel.skel.h"
-#include "sockaccel_nobound.skel.h"
+#include "sockaccel_nokfunc.skel.h"
 
-const void *sa_bpf_object_bytes(bool mem_bound, size_t *sz)
+const void *sa_bpf_object_bytes(bool kfuncs, size_t *sz)
 {
-	return mem_bound ? sockaccel_bpf__elf_bytes(sz) : sockaccel_nobound_bpf__elf_bytes(sz);
+	return kfuncs ? sockaccel_bpf__elf_bytes(sz) : sockaccel_nokfunc_bpf__elf_bytes(sz);
 }

@@ -7,9 +7,11 @@
 
 /*
  * The built-in BPF objects. Both are built from bpf/sockaccel.bpf.c and
- * share every map layout; they differ only in the per-connection memory
- * bound, which needs the bpf_cast_to_kern_ctx kfunc (kernel >= 6.2).
+ * share every map layout and feature switch; the one without kfuncs is for
+ * kernels before 6.2, which refuse an object naming an unknown kfunc even
+ * where its call is unreachable. Without kfuncs, the peer_bound and demote
+ * features are absent.
  */
-const void *sa_bpf_object_bytes(bool mem_bound, size_t *sz);
+const void *sa_bpf_object_bytes(bool kfuncs, size_t *sz);
 
 #endif

@@ -22,10 +22,13 @@ const struct sa_pin_desc sa_pins[] = {
 	{ SA_PIN_LOCAL_ADDRS, SA_PIN_MAP },
 	{ SA_PIN_PORTS, SA_PIN_MAP },
 	{ SA_PIN_SK_STATE, SA_PIN_MAP },
-	{ SA_PIN_PROG_SOCKOPS, SA_PIN_PROG },
+	{ SA_PIN_MARKS, SA_PIN_MAP },
+	{ SA_PIN_MARK_GEN, SA_PIN_MAP },
+	{ SA_PIN_FEATURES, SA_PIN_MAP },
 	{ SA_PIN_PROG_MSG, SA_PIN_PROG },
-	{ SA_PIN_LINK_SOCKOPS, SA_PIN_LINK },
+	{ SA_PIN_PROG_SOCKOPS, SA_PIN_PROG },
 	{ SA_PIN_LINK_MSG, SA_PIN_LINK },
+	{ SA_PIN_LINK_SOCKOPS, SA_PIN_LINK },
 };
 const unsigned int sa_pins_cnt = sizeof(sa_pins) / sizeof(sa_pins[0]);
 

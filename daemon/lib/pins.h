@@ -20,6 +20,9 @@
 #define SA_PIN_LOCAL_ADDRS	"local_addrs"
 #define SA_PIN_PORTS		"ports"
 #define SA_PIN_SK_STATE		"sk_state"
+#define SA_PIN_MARKS		"marks"
+#define SA_PIN_MARK_GEN		"mark_gen"
+#define SA_PIN_FEATURES		"features"
 #define SA_PIN_PROG_SOCKOPS	"prog_sockops"
 #define SA_PIN_PROG_MSG		"prog_msg"
 #define SA_PIN_LINK_SOCKOPS	"link_sockops"
@@ -34,6 +37,7 @@ struct sa_pin_desc {
 	enum sa_pin_kind kind;
 };
 
+/* In set-up order: teardown walks it backwards (links first, layout last). */
 extern const struct sa_pin_desc sa_pins[];
 extern const unsigned int sa_pins_cnt;
 

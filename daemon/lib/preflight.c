@@ -263,25 +263,6 @@ static void check_sockmap_link(const struct sa_preflight_opts *o, struct sa_pref
 		close(map);
 }
 
-/* The per-connection memory bound reads the peer socket through
- * bpf_cast_to_kern_ctx (6.2); without it the variant without the bound is
- * loaded and receivers' queues are limited only by tcp_mem. */
-static void check_mem_bound(const struct sa_preflight_opts *o, struct sa_preflight *pf,
-			    struct sa_check *c)
-{
-	struct btf *vmlinux = btf__load_vmlinux_btf();
-
-	c->state = SA_CHECK_INFO;
-	pf->mem_bound = vmlinux &&
-			btf__find_by_name_kind(vmlinux, "bpf_cast_to_kern_ctx", BTF_KIND_FUNC) > 0;
-	btf__free(vmlinux);
-	if (pf->mem_bound)
-		set_detail(c, "per-connection queue limit available (bpf_cast_to_kern_ctx)");
-	else
-		set_detail(c, "no bpf_cast_to_kern_ctx (kernel < 6.2): a receiver's queue is "
-			   "bounded only by tcp_mem; exclude bulk ports with exclude_ports");
-}
-
 static void check_btf(const struct sa_preflight_opts *o, struct sa_preflight *pf,
 		      struct sa_check *c)
 {
@@ -387,7 +368,6 @@ static const struct check_desc checks[] = {
 	{ "netns_cookie", "bpf_get_netns_cookie in sockops and sk_msg", true, check_netns_cookie },
 	{ "sockmap_link", "sk_msg attach method", true, check_sockmap_link },
 	{ "btf", "kernel BTF", false, check_btf },
-	{ "mem_bound", "per-connection memory bound", false, check_mem_bound },
 	{ "cgroup2", "cgroup2 mount", false, check_cgroup2 },
 	{ "cgroup", "target cgroup", false, check_cgroup },
 	{ "bpffs", "bpffs for the pin dir", false, check_bpffs },

@@ -34,7 +34,6 @@ struct sa_preflight {
 	unsigned int n;
 	/* What later steps need to know */
 	bool sockmap_link;		/* BPF_LINK_TYPE_SOCKMAP works (>= 6.10) */
-	bool mem_bound;			/* bpf_cast_to_kern_ctx exists (>= 6.2) */
 	char cgroup2_mount[PATH_MAX];
 	char cgroup[PATH_MAX];		/* the resolved --cgroup */
 };

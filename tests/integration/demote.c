@@ -13,6 +13,10 @@
  *     unread the client must stay in the map (leaving would purge it), even
  *     long after the grace; once it is read byte-exact, the client's next
  *     TCP traffic demotes it, and that traffic arrives in order.
+ *  4. The same bulk stream with peer_bound refused (SOCKACCEL_TEST_REFUSE):
+ *     the budget's marks demote the writer just the same.
+ *  5. With demote refused, or on a kernel that refuses it: the connection
+ *     still falls back byte-exact, and both sockets stay in the map.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -50,6 +54,9 @@ static bool wait_demoted(int map_fd, int fd, const char *who)
 	return gone;
 }
 
+/* Does the daemon under test demote? Set from the variant it reports. */
+static bool demote_on;
+
 static bool bulk(void)
 {
 	struct tl_pair_opts o = { .family = TL_INET4 };
@@ -79,9 +86,20 @@ static bool bulk(void)
 	ASSERT_GE(after[SA_CNT_FALLBACKS] - before[SA_CNT_FALLBACKS], 2,
 		  "directions_fallen_back counts both sockets");
 	ASSERT_GT(cb.sent, 0, "TCP carried the rest");
-	ASSERT_TRUE(wait_demoted(pins.sock_hash, p.client, "writer"), "the writer left the map");
-	ASSERT_OK(tl_counters(&pins, after), "read counters");
-	ASSERT_GE(after[SA_CNT_DEMOTED] - before[SA_CNT_DEMOTED], 1, "sockets_demoted counts it");
+	if (demote_on) {
+		ASSERT_TRUE(wait_demoted(pins.sock_hash, p.client, "writer"),
+			    "the writer left the map");
+		ASSERT_OK(tl_counters(&pins, after), "read counters");
+		ASSERT_GE(after[SA_CNT_DEMOTED] - before[SA_CNT_DEMOTED], 1,
+			  "sockets_demoted counts it");
+	} else {
+		usleep(500 * 1000);	/* five times the grace */
+		ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.client), TL_IN_MAP,
+			  "without demote the writer stays in the map");
+		ASSERT_OK(tl_counters(&pins, after), "read counters");
+		ASSERT_EQ(after[SA_CNT_DEMOTED] - before[SA_CNT_DEMOTED], 0,
+			  "nothing counted as demoted");
+	}
 	ok = true;
 cleanup:
 	tl_stream_stop(&s);
@@ -184,16 +202,35 @@ int main(void)
 	ASSERT_OK(tl_init("demote", TL_BUDGET_S), "tl_init");
 	ASSERT_OK(tl_config_write("queue_limit = 4194304\n"), "write queue_limit to the config");
 	ASSERT_OK(tl_daemon_start_ready(&d, NULL, 0), "start sockacceld, wait for READY=1");
-	if (tl_daemon_output_contains(&d, "queue limit unavailable")) {
-		/* before 6.2 there is no bound, so nothing ever falls back */
-		tl_log("SKIP demotion: this kernel has no bpf_cast_to_kern_ctx (< 6.2); "
-		       "sockacceld reports the queue limit as unavailable, as documented");
-		ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");
-		goto cleanup;
+	demote_on = tl_daemon_has_feature(&d, "demote");
+	if (demote_on) {
+		ASSERT_TRUE(bulk(), "bulk stream");
+		ASSERT_TRUE(both_ways(), "both ways");
+		ASSERT_TRUE(unread_data_keeps_the_socket(), "unread redirected data");
+	} else {
+		tl_log("this kernel refused demote (sockacceld's log says why): checking that "
+		       "fallback without demotion loses nothing");
+		ASSERT_TRUE(bulk(), "bulk stream without demotion");
 	}
-	ASSERT_TRUE(bulk(), "bulk stream");
-	ASSERT_TRUE(both_ways(), "both ways");
-	ASSERT_TRUE(unread_data_keeps_the_socket(), "unread redirected data");
+	ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");
+	ASSERT_EXIT(d.status, SA_EXIT_OK, "sockacceld after SIGTERM");
+	tl_daemon_release(&d);
+
+	if (demote_on) {
+		tl_log("---- 4. peer_bound refused: the budget's marks demote too");
+		ASSERT_OK(tl_daemon_start_variant(&d, "peer_bound", "base+budget+demote"),
+			  "sockacceld with peer_bound refused");
+		ASSERT_TRUE(bulk(), "bulk stream under the budget");
+		ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");
+		tl_daemon_release(&d);
+	}
+
+	tl_log("---- 5. demote refused: fallback alone, nothing lost");
+	ASSERT_OK(tl_daemon_start_variant(&d, "demote", "base+"), "sockacceld with demote refused");
+	ASSERT_TRUE(tl_daemon_output_contains(&d, "demote refused"),
+		    "sockacceld names the refused feature");
+	demote_on = false;
+	ASSERT_TRUE(bulk(), "bulk stream without demotion");
 	ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");
 	ASSERT_EXIT(d.status, SA_EXIT_OK, "sockacceld after SIGTERM");
 cleanup:

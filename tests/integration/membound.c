@@ -10,11 +10,15 @@
  *     the receiver's queued memory (SO_MEMINFO rmem_alloc, what `ss -tm`
  *     shows as r, sampled every millisecond) peaked within
  *     queue_limit + one write + the receiver's own TCP buffer (sk_rcvbuf).
- *  2. The same transfer through sockaccel_nobound.bpf.o (--bpf-object, no
- *     bound): byte-exact, never marked, and its peak is logged next to the
- *     bounded one ("before/after"); it must exceed what the bound allows,
- *     or the first part proved nothing.
- *  3. Back to the built-in programs: 16 connections at once, readers
+ *     (Where this kernel refuses peer_bound, this part is the budget's.)
+ *  2. peer_bound refused through the test switch (SOCKACCEL_TEST_REFUSE):
+ *     sockacceld reports variant base+budget and names the refusal, and the
+ *     same transfer is bounded by the budget just as well.
+ *  3. Both bounds refused: sockacceld exits SA_EXIT_NO_BOUND and names
+ *     memory_bound = off; with that set, it runs, says it is unbounded by
+ *     configuration, and the same transfer is byte-exact, never marked, and
+ *     peaks above what the bound allows (or parts 1-2 proved nothing).
+ *  4. Back to the built-in programs: 16 connections at once, readers
  *     alternately slow (asleep 2 s, then paced) and fast, writers never
  *     waiting for their reader: all byte-exact; every slow reader's writer
  *     fell back, and each slow receiver's peak is within the same bound.
@@ -26,11 +30,13 @@
 #endif
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "exitcodes.h"
 #include "testlib.h"
+#include "variant.h"
 
 #define MiB (1ULL << 20)
 #define LIMIT (4 * MiB)
@@ -281,39 +287,56 @@ cleanup:
 int main(void)
 {
 	struct tl_daemon d = TL_DAEMON_INIT;
-	char nobound[PATH_MAX];
-	const char *nb_args[] = { "--bpf-object", nobound, NULL };
-	__u64 peak_b = 0, allow_b = 0, peak_u = 0, allow_u = 0;
+	__u64 peak_b = 0, allow_b = 0, peak_g = 0, allow_g = 0, peak_u = 0, allow_u = 0;
 
 	ASSERT_OK(tl_init("membound", TL_BUDGET_S), "tl_init");
-	ASSERT_OK(tl_bpf_object_path(nobound, "sockaccel_nobound.bpf.o"), "nobound object path");
-	ASSERT_OK(access(nobound, R_OK), nobound);
 	ASSERT_OK(tl_config_write("queue_limit = 4194304\n"), "write queue_limit to the config");
 
+	/* 1. The in-kernel bound from the receiver's queue, where it loads. */
 	ASSERT_OK(tl_daemon_start_ready(&d, NULL, 0), "start sockacceld, wait for READY=1");
-	if (tl_daemon_output_contains(&d, "queue limit unavailable")) {
-		/* the documented behaviour before 6.2: no bound, and it says so */
-		tl_log("SKIP the bound: this kernel has no bpf_cast_to_kern_ctx (< 6.2); "
-		       "sockacceld reports the queue limit as unavailable, as documented");
-		ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");
-		goto cleanup;
-	}
 	ASSERT_TRUE(tl_daemon_output_contains(&d, "queue limit from queue_limit"),
 		    "sockacceld took the queue limit from the config file");
-	ASSERT_TRUE(big_transfer("bounded", true, &peak_b, &allow_b), "with the bound");
-
+	if (tl_daemon_has_feature(&d, "peer_bound")) {
+		ASSERT_TRUE(big_transfer("bounded", true, &peak_b, &allow_b), "with the bound");
+	} else {
+		tl_log("this kernel refused peer_bound (sockacceld's log says why); rung 1 is "
+		       "the budget, tested below");
+	}
 	ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");
 	ASSERT_EXIT(d.status, SA_EXIT_OK, "sockacceld after SIGTERM");
 	tl_daemon_release(&d);
-	ASSERT_OK(tl_daemon_start_ready(&d, nb_args, 0),
-		  "restart sockacceld with sockaccel_nobound.bpf.o");
-	ASSERT_TRUE(big_transfer("unbounded", false, &peak_u, &allow_u), "without the bound");
-	tl_log("FIGURE peak memory of one slow connection: %.2f MiB without the bound (before), "
-	       "%.2f MiB with queue_limit 4 MiB (after)", (double)peak_u / MiB,
-	       (double)peak_b / MiB);
 
+	/* 2. peer_bound refused: the budget bounds it instead. */
+	ASSERT_OK(tl_daemon_start_variant(&d, "peer_bound", "base+budget"),
+		    "sockacceld with peer_bound refused runs the budget");
+	ASSERT_TRUE(tl_daemon_output_contains(&d, "peer_bound refused"),
+		    "sockacceld names the refused feature");
+	ASSERT_TRUE(big_transfer("budget", true, &peak_g, &allow_g), "with the budget");
 	ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");
 	tl_daemon_release(&d);
+
+	/* 3. No bound loads at all: refuses to start unless the operator said so. */
+	setenv(SA_TEST_REFUSE_ENV, "peer_bound,budget", 1);
+	ASSERT_OK(tl_daemon_start(&d, NULL, 0), "start sockacceld with both bounds refused");
+	unsetenv(SA_TEST_REFUSE_ENV);
+	ASSERT_OK(tl_daemon_wait_exit(&d, TL_STOP_MS), "sockacceld exits by itself");
+	ASSERT_EXIT(d.status, SA_EXIT_NO_BOUND, "sockacceld without any memory bound");
+	ASSERT_TRUE(tl_daemon_output_contains(&d, "memory_bound = off"),
+		    "the refusal names the setting that allows it");
+	tl_daemon_release(&d);
+	ASSERT_OK(tl_config_write("queue_limit = 4194304\nmemory_bound = off\n"),
+		  "the operator chooses no bound");
+	ASSERT_OK(tl_daemon_start_variant(&d, NULL, "base"), "sockacceld with memory_bound = off");
+	ASSERT_TRUE(tl_daemon_output_contains(&d, "memory bound off by configuration"),
+		    "sockacceld says it runs unbounded by configuration");
+	ASSERT_TRUE(big_transfer("unbounded", false, &peak_u, &allow_u), "without the bound");
+	tl_log("FIGURE peak memory of one slow connection: %.2f MiB without the bound, "
+	       "%.2f MiB with the peer bound, %.2f MiB with the budget (queue_limit 4 MiB)",
+	       (double)peak_u / MiB, (double)peak_b / MiB, (double)peak_g / MiB);
+	ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");
+	tl_daemon_release(&d);
+
+	ASSERT_OK(tl_config_write("queue_limit = 4194304\n"), "back to the default bound");
 	ASSERT_OK(tl_daemon_start_ready(&d, NULL, 0),
 		  "restart sockacceld with the built-in programs");
 	ASSERT_TRUE(many(), "16 connections, slow and fast readers");
@@ -321,6 +344,7 @@ int main(void)
 	ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");
 	ASSERT_EXIT(d.status, SA_EXIT_OK, "sockacceld after SIGTERM");
 cleanup:
+	unsetenv(SA_TEST_REFUSE_ENV);
 	tl_daemon_release(&d);
 	return tl_finish();
 }

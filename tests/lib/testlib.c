@@ -42,6 +42,7 @@
 #include "key.h"
 #include "mounts.h"
 #include "pins.h"
+#include "variant.h"
 #include "testlib.h"
 
 #ifndef SOCKACCELD_PATH
@@ -2666,10 +2667,14 @@ int tl_sock_rmem(int fd, __u32 *rmem_alloc, __u32 *rcvbuf)
 	return 0;
 }
 
+/* Marked in its own storage, or by its peer in "marks" (until it next
+ * sends or gets an ACK, when the mark moves to its storage). */
 int tl_sock_fallback(int fd)
 {
 	struct sa_sk_state v = {};
-	int map = tl_pin_open(SA_PIN_SK_STATE), err;
+	struct sa_sock_key key;
+	int map = tl_pin_open(SA_PIN_SK_STATE), marks, err;
+	__u32 mark;
 
 	if (map < 0)
 		return map;
@@ -2678,6 +2683,19 @@ int tl_sock_fallback(int fd)
 	else
 		err = v.fallback ? 1 : 0;
 	close(map);
+	if (err)
+		return err;
+	err = sa_key_of_socket(fd, &key);
+	if (err)
+		return err;
+	marks = tl_pin_open(SA_PIN_MARKS);
+	if (marks < 0)
+		return marks;
+	if (bpf_map_lookup_elem(marks, &key, &mark) < 0)
+		err = errno == ENOENT ? 0 : -errno;
+	else
+		err = mark ? 1 : 0;
+	close(marks);
 	return err;
 }
 
@@ -2734,6 +2752,34 @@ int tl_bpf_object_path(char *buf, const char *name)
 		*slash = '\0';
 	}
 	return tl_pathf(buf, "%s/bpf/%s", dir, name);
+}
+
+int tl_daemon_start_variant(struct tl_daemon *d, const char *refuse, const char *variant)
+{
+	char want[128];
+	int err;
+
+	if (refuse)
+		setenv(SA_TEST_REFUSE_ENV, refuse, 1);
+	err = tl_daemon_start_ready(d, NULL, 0);
+	unsetenv(SA_TEST_REFUSE_ENV);
+	if (err)
+		return err;
+	snprintf(want, sizeof(want), "variant %s", variant);
+	if (!tl_daemon_output_contains(d, want)) {
+		tl_log("FAIL sockacceld (refusing '%s') did not report '%s'", refuse ? refuse : "",
+		       want);
+		return -1;
+	}
+	return 0;
+}
+
+bool tl_daemon_has_feature(const struct tl_daemon *d, const char *feature)
+{
+	char want[64];
+
+	snprintf(want, sizeof(want), "+%s", feature);
+	return tl_daemon_output_contains(d, want);
 }
 
 int tl_config_write(const char *text)

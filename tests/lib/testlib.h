@@ -457,6 +457,15 @@ int tl_daemon_wait_ready(struct tl_daemon *d, int timeout_ms);
 int tl_daemon_start_ready(struct tl_daemon *d, const char *const *args, unsigned int flags);
 /* Wait for the exit; -ETIMEDOUT. d->status holds the wait status. */
 int tl_daemon_wait_exit(struct tl_daemon *d, int timeout_ms);
+/*
+ * tl_daemon_start_ready with the features in @refuse (comma list, or NULL)
+ * treated as refused by the kernel through the documented test switch
+ * (SOCKACCEL_TEST_REFUSE), then check that the "ready" line names a variant
+ * starting with @variant ("base+budget", ...). 0, or -1 after logging why.
+ */
+int tl_daemon_start_variant(struct tl_daemon *d, const char *refuse, const char *variant);
+/* Does the running daemon's variant include @feature ("demote", ...)? */
+bool tl_daemon_has_feature(const struct tl_daemon *d, const char *feature);
 /* Send @sig and wait for the exit; SIGKILL and -ETIMEDOUT after @timeout_ms. */
 int tl_daemon_stop(struct tl_daemon *d, int sig, int timeout_ms);
 /* Does its stdout or stderr contain @needle? */
