@@ -24,11 +24,11 @@
 #endif
 
 /* --preflight: every check, then the variant this kernel accepts. */
-static int preflight_only(const struct sa_config *c)
+static int preflight_only(const struct sa_config *c, const char *object_path)
 {
 	struct sa_preflight_opts po = { .cgroup = c->cgroup[0] ? c->cgroup : NULL,
 					.pin_dir = c->pin_dir };
-	struct sa_variant_opts vo = { .unbounded_ok = c->unbounded };
+	struct sa_variant_opts vo = { .unbounded_ok = c->unbounded, .object_path = object_path };
 	struct sa_preflight pf;
 	struct sa_variant v;
 	int code, err;
@@ -80,7 +80,7 @@ int main(int argc, char **argv)
 		return SA_EXIT_USAGE;
 	}
 	if (o.preflight_only)
-		return preflight_only(&d.config);
+		return preflight_only(&d.config, o.bpf_object[0] ? o.bpf_object : NULL);
 
 	/* Signals wait in the signalfd until setup is complete, so a stop
 	 * request never interrupts pinning half-way. */

@@ -12,6 +12,7 @@
 #include "ctl.h"
 #include "preflight.h"
 #include "state.h"
+#include "variant.h"
 #include "verdict.h"
 
 /* How long to wait for a second look when insert failures exist. */
@@ -54,6 +55,39 @@ static void load_time_str(__u64 boot_ns, char *buf, size_t len)
 static double avg_ns(const struct sa_prog_stats *ps)
 {
 	return ps->run_cnt ? (double)ps->run_time_ns / (double)ps->run_cnt : 0.0;
+}
+
+/* What the pinned programs run with: the "features" map. */
+static void json_variant(json_writer_t *jw, const struct sa_features *f)
+{
+	char desc[256];
+
+	sa_variant_describe(f->loaded, desc, sizeof(desc));
+	jsonw_start_object(jw);
+	jsonw_string_field(jw, "name", desc);
+	jsonw_string_field(jw, "kernel", f->kernel);
+	jsonw_bool_field(jw, "unbounded_by_config", f->flags & SA_FEATURES_UNBOUNDED_BY_CONFIG);
+	jsonw_name(jw, "loaded");
+	jsonw_start_array(jw);
+	for (__u32 b = 1; b; b <<= 1)
+		if (f->loaded & b)
+			jsonw_string(jw, sa_feature_name(b));
+	jsonw_end_array(jw);
+	jsonw_name(jw, "refused");
+	jsonw_start_array(jw);
+	for (unsigned int i = 0; i < SA_FEAT_SLOTS; i++) {
+		__u32 b = 1u << i;
+
+		if (!(f->refused & b))
+			continue;
+		jsonw_start_object(jw);
+		jsonw_string_field(jw, "name", sa_feature_name(b));
+		jsonw_string_field(jw, "reason", f->reason[i]);
+		jsonw_string_field(jw, "without_it", sa_feature_loss(b));
+		jsonw_end_object(jw);
+	}
+	jsonw_end_array(jw);
+	jsonw_end_object(jw);
 }
 
 static void print_json(struct ctl *c, const struct sa_state *st, const struct sa_verdict_report *r,
@@ -153,6 +187,12 @@ static void print_json(struct ctl *c, const struct sa_state *st, const struct sa
 	jsonw_end_array(jw);
 	jsonw_int_field(jw, "bpf_stats_enabled", st->bpf_stats_enabled);
 
+	jsonw_name(jw, "variant");
+	if (st->features_read)
+		json_variant(jw, &st->features);
+	else
+		jsonw_null(jw);
+
 	jsonw_name(jw, "features");
 	jsonw_start_object(jw);
 	for (unsigned int i = 0; i < pf->n; i++) {
@@ -187,6 +227,12 @@ static void print_plain(const struct sa_state *st, const struct sa_verdict_repor
 		printf("  problem:  %s\n", r->reasons[i]);
 	if (so->probe)
 		printf("  probe:    %s: %s\n", probe_rc == 0 ? "passed" : "FAILED", probe_detail);
+	if (st->features_read) {
+		char desc[256];
+
+		sa_variant_describe(st->features.loaded, desc, sizeof(desc));
+		printf("  variant:  %s (loaded on %s)\n", desc, st->features.kernel);
+	}
 	printf("  pin dir:  %s", st->pin_dir);
 	if (st->layout_read)
 		printf(" (layout %u)", st->layout.version);

@@ -207,6 +207,12 @@ static void read_small_maps(struct sa_state *st)
 		st->draining = st->ctl_read && ctl.draining;
 		close(fd);
 	}
+	fd = open_pin(st, SA_PIN_FEATURES);
+	if (fd >= 0) {
+		st->features_read = bpf_map_lookup_elem(fd, &zero, &st->features) == 0 &&
+				    st->features.kernel[0];
+		close(fd);
+	}
 	fd = open_pin(st, SA_PIN_COUNTERS);
 	if (fd >= 0) {
 		st->counters_read = sa_counters_read(fd, st->counters) == 0;

@@ -59,6 +59,9 @@ struct sa_state {
 	bool ctl_read;
 	bool draining;
 
+	bool features_read;		/* the "features" map: what the programs run with */
+	struct sa_features features;
+
 	bool counters_read;
 	__u64 counters[SA_CNT_MAX];
 

@@ -3,17 +3,18 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "variant.h"
 #include "verdict.h"
 
 __attribute__((format(printf, 3, 4)))
-static void add(char lines[][256], unsigned int *n, const char *fmt, ...)
+static void add(char lines[][SA_VERDICT_LINE_LEN], unsigned int *n, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (*n >= SA_VERDICT_LINES)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(lines[(*n)++], 256, fmt, ap);
+	vsnprintf(lines[(*n)++], SA_VERDICT_LINE_LEN, fmt, ap);
 	va_end(ap);
 }
 
@@ -101,6 +102,19 @@ void sa_verdict_judge(const struct sa_state *st, const struct sa_state *earlier,
 		       (unsigned long long)st->counters[SA_CNT_INSERT_OTHER]);
 	if (st->draining)
 		reason(r, "the redirect switch is off (draining): messages go over TCP");
+	if (st->features_read) {
+		char lines[SA_FEAT_SLOTS + 1][512];
+		unsigned int n = sa_features_missing(&st->features, lines, SA_FEAT_SLOTS + 1);
+
+		/* a refused feature degrades; no bound by the operator's choice
+		 * is what was asked for, said but not held against it */
+		for (unsigned int i = 0; i < n; i++) {
+			if (strstr(lines[i], "by configuration"))
+				note(r, "%s", lines[i]);
+			else
+				reason(r, "%s", lines[i]);
+		}
+	}
 
 	if (!st->daemon_pid)
 		note(r, "sockacceld is not running; the fast path does not need it, but nothing "

@@ -11,15 +11,16 @@ enum sa_verdict {
 	SA_VERDICT_UNKNOWN,	/* cannot tell: no permission, no bpffs */
 };
 
-#define SA_VERDICT_LINES 12
+#define SA_VERDICT_LINES 16
+#define SA_VERDICT_LINE_LEN 512
 #define SA_VERDICT_MAP_FULL_PCT 90
 
 struct sa_verdict_report {
 	enum sa_verdict verdict;
 	unsigned int n_reasons;		/* why degraded or unknown */
-	char reasons[SA_VERDICT_LINES][256];
+	char reasons[SA_VERDICT_LINES][SA_VERDICT_LINE_LEN];
 	unsigned int n_notes;		/* worth knowing, not a fault */
-	char notes[SA_VERDICT_LINES][256];
+	char notes[SA_VERDICT_LINES][SA_VERDICT_LINE_LEN];
 };
 
 /*
