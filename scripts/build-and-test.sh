@@ -1,9 +1,10 @@
 #!/bin/sh
 # Install dependencies, build, and run every test: the ASan/UBSan
 # configuration, a short fuzz campaign, then the main suite (unit,
-# integration, ctl, system under systemd-nspawn, the 6.1 kernel under qemu,
-# stress, and the benchmark smoke run). Needs root. Extra arguments go to
-# the main ctest run, e.g. -L unit to run only the unit tests there.
+# integration, ctl, system under systemd-nspawn, the 6.1 and 6.12 kernels
+# under qemu, stress, and the benchmark smoke run). Needs root. Extra
+# arguments go to the main ctest run, e.g. -L unit to run only the unit
+# tests there.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/build.sh"
