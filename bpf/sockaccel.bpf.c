@@ -409,34 +409,47 @@ static __always_inline void mark_connection(struct sa_sk_state *st, const struct
 		count(c, SA_CNT_FALLBACKS, 1);
 }
 
-#if SA_KFUNCS
-/* Has the socket's own psock no redirected bytes left to read? Then leaving
- * the map purges nothing (sk_psock_drop zaps ingress_msg). A message is
- * unlinked only once fully read, so an empty list means all of it was.
- * Plain loads only: no helper gets a pointer walked out of a kernel struct. */
-static __always_inline bool own_redirected_queue_empty(struct bpf_sock_ops *ops)
+/* The socket's own psock, from sk_user_data, or 0. */
+static __always_inline unsigned long own_psock(struct bpf_sock_ops *ops)
 {
 	struct tcp_sock *tp = ops->sk ? bpf_skc_to_tcp_sock(ops->sk) : NULL;
-	unsigned long ud, head;
-	struct sk_psock *psock;
+	unsigned long ud;
 
 	if (!tp)
-		return false;
+		return 0;
 	/* a tcp_sock starts with its struct sock */
 	ud = (unsigned long)((struct sock *)tp)->sk_user_data;
 	if (!(ud & SA_SK_USER_DATA_PSOCK))
-		return false;
-	ud &= SA_SK_USER_DATA_PTRMASK;
-	psock = bpf_rdonly_cast((void *)ud, bpf_core_type_id_kernel(struct sk_psock));
-	head = ud + bpf_core_field_offset(struct sk_psock, ingress_msg);
-	return (unsigned long)psock->ingress_msg.next == head;
+		return 0;
+	return ud & SA_SK_USER_DATA_PTRMASK;
 }
-#else
+
+/*
+ * Has the socket's own psock no redirected bytes left to read? Then leaving
+ * the map purges nothing (sk_psock_drop zaps ingress_msg). A message is
+ * unlinked only once fully read, so an empty list means all of it was.
+ * Plain loads (DEMOTE) or bpf_probe_read_kernel (DEMOTE_READ): no helper
+ * gets a pointer walked out of a kernel struct.
+ */
 static __always_inline bool own_redirected_queue_empty(struct bpf_sock_ops *ops)
 {
-	return false;
-}
+	unsigned long psock = own_psock(ops), head, next = 0;
+
+	if (!psock)
+		return false;
+	head = psock + bpf_core_field_offset(struct sk_psock, ingress_msg);
+#if SA_KFUNCS
+	if (HAS(DEMOTE)) {
+		struct sk_psock *p = bpf_rdonly_cast((void *)psock,
+						     bpf_core_type_id_kernel(struct sk_psock));
+
+		return (unsigned long)p->ingress_msg.next == head;
+	}
 #endif
+	if (bpf_probe_read_kernel(&next, sizeof(next), (void *)head))
+		return false;
+	return next == head;
+}
 
 /*
  * Demotion, on every ACK of a socket inserted by us (BPF_SOCK_OPS_RTT_CB):
@@ -478,7 +491,7 @@ int sa_sockops(struct bpf_sock_ops *ops)
 	long err;
 
 	if (op == BPF_SOCK_OPS_RTT_CB) {
-		if (HAS(DEMOTE)) {
+		if (HAS(DEMOTE) || HAS(DEMOTE_READ)) {
 #ifdef SA_TEST_VERIFIER_REFUSES_DEMOTE
 			/* the test build's real verifier refusal: out of the context */
 			if (*(volatile __u32 *)((char *)ops + 4096) == 1)
@@ -522,7 +535,7 @@ int sa_sockops(struct bpf_sock_ops *ops)
 			bpf_map_delete_elem(&marks, &key);
 		/* ACK callbacks come only while data goes over TCP, so while
 		 * redirecting this costs nothing; demotion needs them */
-		if (HAS(DEMOTE))
+		if (HAS(DEMOTE) || HAS(DEMOTE_READ))
 			bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags |
 							BPF_SOCK_OPS_RTT_CB_FLAG);
 		break;
@@ -575,6 +588,24 @@ static __always_inline bool peer_over_limit(struct sk_msg_md *msg, const struct 
 	return false;
 }
 #endif
+
+/* The same, reading with bpf_probe_read_kernel where the kfunc is missing:
+ * the context of an sk_msg program is the kernel's struct sk_msg. */
+static __always_inline bool peer_over_limit_read(struct sk_msg_md *msg, const struct sa_ctl *sw)
+{
+	struct sock *peer = NULL;
+	int limit, rmem;
+
+	if (bpf_probe_read_kernel(&peer, sizeof(peer),
+				  (char *)msg + bpf_core_field_offset(struct sk_msg, sk_redir)) ||
+	    !peer)
+		return false;
+	limit = BPF_CORE_READ(peer, sk_rcvbuf);
+	if (sw && (int)sw->queue_limit > limit)
+		limit = (int)sw->queue_limit;
+	rmem = BPF_CORE_READ(peer, sk_backlog.rmem_alloc.counter);
+	return rmem > limit;
+}
 
 /*
  * Where the peer cannot be read: the receiver holds at most what this
@@ -629,6 +660,7 @@ int sa_msg(struct sk_msg_md *msg)
 		count(c, SA_CNT_BYTES_REDIRECTED, msg->size);
 	}
 	if (HAS(PEER_BOUND) ? peer_over_limit(msg, sw) :
+	    HAS(PEER_READ) ? peer_over_limit_read(msg, sw) :
 	    HAS(BUDGET) ? budget_spent(st, msg, sw) : false)
 		mark_connection(st, &peer, c);
 	return SK_PASS;

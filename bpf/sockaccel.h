@@ -147,7 +147,12 @@ enum sa_feature {
 	SA_FEAT_DEMOTE		= 1 << 2,	/* fallen-back sockets leave the map */
 	SA_FEAT_TFO		= 1 << 3,	/* TCP Fast Open children stay on TCP */
 	SA_FEAT_PROBE_MARK	= 1 << 4,	/* probe sockets counted apart */
+	/* the same as PEER_BOUND and DEMOTE, reading kernel memory with
+	 * bpf_probe_read_kernel where the kfuncs are missing (< 6.2) */
+	SA_FEAT_PEER_READ	= 1 << 5,
+	SA_FEAT_DEMOTE_READ	= 1 << 6,
 };
+#define SA_FEAT_ANY_BOUND	(SA_FEAT_PEER_BOUND | SA_FEAT_PEER_READ | SA_FEAT_BUDGET)
 #define SA_FEAT_SLOTS		8u
 #define SA_FEAT_REASON_LEN	200u
 

@@ -111,7 +111,7 @@ int main(int argc, char **argv)
 	       fi.msg_legacy ? "legacy attach to map" : "link",
 	       fi.msg_legacy ? fi.map_id : fi.msg_link_id, sa_policy_local_count(d.policy),
 	       variant,
-	       !(b.variant.loaded & (SA_FEAT_PEER_BOUND | SA_FEAT_BUDGET)) ? "none (memory_bound = off)" :
+	       !(b.variant.loaded & SA_FEAT_ANY_BOUND) ? "none (memory_bound = off)" :
 	       d.config.queue_limit ? "from queue_limit" : "tcp_rmem's maximum");
 	sd_notifyf(0, "READY=1\nSTATUS=accelerating %s (variant %s)", d.cgroup, variant);
 

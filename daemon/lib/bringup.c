@@ -69,10 +69,11 @@ static int choose_variant(const struct sa_bringup_opts *o, struct sa_bringup *b)
 	}
 	sa_bringup_log_variant(&b->variant);
 	if (err == -ENOSPC) {
-		p_err("no memory bound loads on this kernel (peer_bound: %s; budget: %s); "
-		      "sockacceld will not run unbounded unless told to: set memory_bound = off "
-		      "in sockaccel.conf to accelerate without one",
+		p_err("no memory bound loads on this kernel (peer_bound: %s; peer_bound_read: %s; "
+		      "budget: %s); sockacceld will not run unbounded unless told to: set "
+		      "memory_bound = off in sockaccel.conf to accelerate without one",
 		      b->variant.reason[__builtin_ctz(SA_FEAT_PEER_BOUND)],
+		      b->variant.reason[__builtin_ctz(SA_FEAT_PEER_READ)],
 		      b->variant.reason[__builtin_ctz(SA_FEAT_BUDGET)]);
 		return SA_EXIT_NO_BOUND;
 	}

@@ -22,26 +22,32 @@ struct feature_desc {
 	__u32 bit;
 	const char *name;
 	bool kfunc;		/* absent from the object without kfuncs */
+	__u32 alt;		/* the same feature by other means, tried next */
+	bool is_alt;		/* only tried when its primary is refused */
 	const char *loss;
 };
 
 /* In probing order; a combined load that fails drops them from the end. */
 static const struct feature_desc features[] = {
-	{ SA_FEAT_PEER_BOUND, "peer_bound", true,
+	{ SA_FEAT_PEER_BOUND, "peer_bound", true, SA_FEAT_PEER_READ, false,
 	  "the memory bound cannot read the receiver's queue, so each socket may "
 	  "redirect only queue_limit bytes in all before its connection moves to TCP "
 	  "(budget), even when the receiver keeps up" },
-	{ SA_FEAT_BUDGET, "budget", false,
+	{ SA_FEAT_PEER_READ, "peer_bound_read", false, 0, true,
+	  "as peer_bound" },
+	{ SA_FEAT_BUDGET, "budget", false, 0, true,
 	  "no memory bound: a receiver that stops reading can hold unbounded memory "
 	  "(up to the host's tcp_mem)" },
-	{ SA_FEAT_DEMOTE, "demote", true,
+	{ SA_FEAT_DEMOTE, "demote", true, SA_FEAT_DEMOTE_READ, false,
 	  "connections that fell back to TCP keep both sockets in the map, so their "
 	  "bulk streams run slower than plain TCP" },
-	{ SA_FEAT_TFO, "tfo_check", false,
+	{ SA_FEAT_DEMOTE_READ, "demote_read", false, 0, true,
+	  "as demote" },
+	{ SA_FEAT_TFO, "tfo_check", false, 0, false,
 	  "TCP Fast Open children are accelerated too, so a server that accepts TFO "
 	  "may read data out of order: put its port in exclude_ports or turn server TFO "
 	  "off (net.ipv4.tcp_fastopen)" },
-	{ SA_FEAT_PROBE_MARK, "probe_mark", false,
+	{ SA_FEAT_PROBE_MARK, "probe_mark", false, 0, false,
 	  "'sockaccelctl status --probe' connections count as ordinary traffic in the "
 	  "counters" },
 };
@@ -346,13 +352,16 @@ int sa_variant_choose(const struct sa_variant_opts *o, struct sa_variant *v)
 	for (unsigned int i = 0; i < N_FEATURES; i++) {
 		const struct feature_desc *f = &features[i];
 
-		if (f->bit == SA_FEAT_BUDGET)
-			continue;	/* only where peer_bound is refused, below */
+		if (f->is_alt)
+			continue;	/* only where the primary is refused, below */
 		if (f->bit == SA_FEAT_PEER_BOUND && o->unbounded_ok)
 			continue;
 		probe_one(v, o->object_path, f, test_mask, no_kfunc_reason);
+		if ((v->refused & f->bit) && f->alt)
+			probe_one(v, o->object_path, feature_of(f->alt), test_mask,
+				  no_kfunc_reason);
 	}
-	if (!o->unbounded_ok && !(v->loaded & SA_FEAT_PEER_BOUND))
+	if (!o->unbounded_ok && !(v->loaded & (SA_FEAT_PEER_BOUND | SA_FEAT_PEER_READ)))
 		probe_one(v, o->object_path, feature_of(SA_FEAT_BUDGET), test_mask, no_kfunc_reason);
 
 	/* Each loads alone; together they normally do too. If not, drop
@@ -366,7 +375,7 @@ int sa_variant_choose(const struct sa_variant_opts *o, struct sa_variant *v)
 			refuse(v, features[i].bit, "loads alone but not with the other features: %s",
 			       why);
 	}
-	if (!o->unbounded_ok && !(v->loaded & (SA_FEAT_PEER_BOUND | SA_FEAT_BUDGET)))
+	if (!o->unbounded_ok && !(v->loaded & SA_FEAT_ANY_BOUND))
 		err = -ENOSPC;
 out:
 	libbpf_set_print(old_print);
@@ -394,18 +403,23 @@ unsigned int sa_features_missing(const struct sa_features *rec, char (*lines)[51
 	unsigned int n = 0;
 
 	for (unsigned int i = 0; i < N_FEATURES && n < max; i++) {
-		const struct feature_desc *f = &features[i];
+		const struct feature_desc *f = &features[i], *loss = f;
+		char alt_why[SA_FEAT_REASON_LEN + 64] = "";
 
-		if (!(rec->refused & f->bit))
+		/* an alternative is reported with its primary */
+		if (f->is_alt && f->bit != SA_FEAT_BUDGET)
 			continue;
-		/* peer_bound's loss is what budget leaves; budget's is "none" */
+		if (!(rec->refused & f->bit) || (f->alt && (rec->loaded & f->alt)))
+			continue;
+		if (f->alt && (rec->refused & f->alt))
+			snprintf(alt_why, sizeof(alt_why), "; %s: %.*s", sa_feature_name(f->alt),
+				 (int)SA_FEAT_REASON_LEN, rec->reason[bit_index(f->alt)]);
+		/* peer_bound's loss is what budget leaves; without budget too,
+		 * budget's own line says it */
 		if (f->bit == SA_FEAT_PEER_BOUND && !(rec->loaded & SA_FEAT_BUDGET))
-			snprintf(lines[n++], 512, "%s refused: %s (%.*s)", f->name,
-				 feature_of(SA_FEAT_BUDGET)->loss, (int)SA_FEAT_REASON_LEN,
-				 rec->reason[bit_index(f->bit)]);
-		else
-			snprintf(lines[n++], 512, "%s refused: %s (%.*s)", f->name, f->loss,
-				 (int)SA_FEAT_REASON_LEN, rec->reason[bit_index(f->bit)]);
+			loss = feature_of(SA_FEAT_BUDGET);
+		snprintf(lines[n++], 512, "%s refused: %s (%.*s%s)", f->name, loss->loss,
+			 (int)SA_FEAT_REASON_LEN, rec->reason[bit_index(f->bit)], alt_why);
 	}
 	if (n < max && (rec->flags & SA_FEATURES_UNBOUNDED_BY_CONFIG))
 		snprintf(lines[n++], 512, "memory bound off by configuration (memory_bound = off): "
@@ -434,9 +448,12 @@ void sa_variant_print(const struct sa_variant *v, int err, FILE *out)
 		snprintf(title, sizeof(title), "feature %s", f->name);
 		if (v->loaded & f->bit)
 			fprintf(out, "ok    %-44s loads\n", title);
+		else if (f->alt && (v->loaded & f->alt))
+			fprintf(out, "off   %-44s refused: %s\n      %s does the same\n", title,
+				v->reason[bit_index(f->bit)], sa_feature_name(f->alt));
 		else
 			fprintf(out, "off   %-44s refused: %s\n      without it: %s\n", title,
-				v->reason[bit_index(f->bit)], f->loss);
+				v->reason[bit_index(f->bit)], f->is_alt ? "see above" : f->loss);
 	}
 	if (v->unbounded_by_config)
 		fprintf(out, "off   %-44s memory_bound = off in the configuration\n",

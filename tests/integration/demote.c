@@ -13,10 +13,11 @@
  *     unread the client must stay in the map (leaving would purge it), even
  *     long after the grace; once it is read byte-exact, the client's next
  *     TCP traffic demotes it, and that traffic arrives in order.
- *  4. The same bulk stream with peer_bound refused (SOCKACCEL_TEST_REFUSE):
+ *  4. The same bulk stream with the peer reads refused (SOCKACCEL_TEST_REFUSE):
  *     the budget's marks demote the writer just the same.
- *  5. With demote refused, or on a kernel that refuses it: the connection
- *     still falls back byte-exact, and both sockets stay in the map.
+ *  5. The kfunc refused: demote_read (bpf_probe_read_kernel) passes 2 and 3.
+ *  6. Both refused, or a kernel that refuses both: the connection still
+ *     falls back byte-exact, and both sockets stay in the map.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -217,16 +218,30 @@ int main(void)
 	tl_daemon_release(&d);
 
 	if (demote_on) {
-		tl_log("---- 4. peer_bound refused: the budget's marks demote too");
-		ASSERT_OK(tl_daemon_start_variant(&d, "peer_bound", "base+budget+demote"),
-			  "sockacceld with peer_bound refused");
+		tl_log("---- 4. the peer cannot be read: the budget's marks demote too");
+		ASSERT_OK(tl_daemon_start_variant(&d, "peer_bound,peer_bound_read", "base+budget+"),
+			  "sockacceld with both peer reads refused");
+		ASSERT_TRUE(tl_daemon_output_contains(&d, "+demote"), "it demotes");
 		ASSERT_TRUE(bulk(), "bulk stream under the budget");
 		ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");
 		tl_daemon_release(&d);
 	}
 
-	tl_log("---- 5. demote refused: fallback alone, nothing lost");
+	tl_log("---- 5. the kfunc refused: demote_read (bpf_probe_read_kernel) demotes");
 	ASSERT_OK(tl_daemon_start_variant(&d, "demote", "base+"), "sockacceld with demote refused");
+	demote_on = tl_daemon_has_feature(&d, "demote_read");
+	if (demote_on) {
+		ASSERT_TRUE(both_ways(), "both ways with demote_read");
+		ASSERT_TRUE(unread_data_keeps_the_socket(), "unread data with demote_read");
+	} else {
+		tl_log("this kernel refused demote_read too (sockacceld's log says why)");
+	}
+	ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");
+	tl_daemon_release(&d);
+
+	tl_log("---- 6. no way to demote: fallback alone, nothing lost");
+	ASSERT_OK(tl_daemon_start_variant(&d, "demote,demote_read", "base+"),
+		  "sockacceld with both demotes refused");
 	ASSERT_TRUE(tl_daemon_output_contains(&d, "demote refused"),
 		    "sockacceld names the refused feature");
 	demote_on = false;

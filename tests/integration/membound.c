@@ -10,15 +10,16 @@
  *     the receiver's queued memory (SO_MEMINFO rmem_alloc, what `ss -tm`
  *     shows as r, sampled every millisecond) peaked within
  *     queue_limit + one write + the receiver's own TCP buffer (sk_rcvbuf).
- *     (Where this kernel refuses peer_bound, this part is the budget's.)
+ *     (with whichever bound this kernel gives: see the variant in the log)
  *  2. peer_bound refused through the test switch (SOCKACCEL_TEST_REFUSE):
- *     sockacceld reports variant base+budget and names the refusal, and the
- *     same transfer is bounded by the budget just as well.
- *  3. Both bounds refused: sockacceld exits SA_EXIT_NO_BOUND and names
+ *     peer_bound_read (bpf_probe_read_kernel) bounds the same transfer.
+ *  3. Both refused: sockacceld reports variant base+budget and names the
+ *     refusal, and the same transfer is bounded by the budget just as well.
+ *  4. Every bound refused: sockacceld exits SA_EXIT_NO_BOUND and names
  *     memory_bound = off; with that set, it runs, says it is unbounded by
  *     configuration, and the same transfer is byte-exact, never marked, and
  *     peaks above what the bound allows (or parts 1-2 proved nothing).
- *  4. Back to the built-in programs: 16 connections at once, readers
+ *  5. Back to the built-in programs: 16 connections at once, readers
  *     alternately slow (asleep 2 s, then paced) and fast, writers never
  *     waiting for their reader: all byte-exact; every slow reader's writer
  *     fell back, and each slow receiver's peak is within the same bound.
@@ -288,6 +289,7 @@ int main(void)
 {
 	struct tl_daemon d = TL_DAEMON_INIT;
 	__u64 peak_b = 0, allow_b = 0, peak_g = 0, allow_g = 0, peak_u = 0, allow_u = 0;
+	__u64 peak_r = 0, allow_r = 0;
 
 	ASSERT_OK(tl_init("membound", TL_BUDGET_S), "tl_init");
 	ASSERT_OK(tl_config_write("queue_limit = 4194304\n"), "write queue_limit to the config");
@@ -296,27 +298,30 @@ int main(void)
 	ASSERT_OK(tl_daemon_start_ready(&d, NULL, 0), "start sockacceld, wait for READY=1");
 	ASSERT_TRUE(tl_daemon_output_contains(&d, "queue limit from queue_limit"),
 		    "sockacceld took the queue limit from the config file");
-	if (tl_daemon_has_feature(&d, "peer_bound")) {
-		ASSERT_TRUE(big_transfer("bounded", true, &peak_b, &allow_b), "with the bound");
-	} else {
-		tl_log("this kernel refused peer_bound (sockacceld's log says why); rung 1 is "
-		       "the budget, tested below");
-	}
+	ASSERT_TRUE(big_transfer("bounded", true, &peak_b, &allow_b),
+		    "with the bound this kernel gives");
 	ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");
 	ASSERT_EXIT(d.status, SA_EXIT_OK, "sockacceld after SIGTERM");
 	tl_daemon_release(&d);
 
-	/* 2. peer_bound refused: the budget bounds it instead. */
-	ASSERT_OK(tl_daemon_start_variant(&d, "peer_bound", "base+budget"),
-		    "sockacceld with peer_bound refused runs the budget");
+	/* 2. The kfunc refused: the same bound through bpf_probe_read_kernel. */
+	ASSERT_OK(tl_daemon_start_variant(&d, "peer_bound", "base+peer_bound_read"),
+		  "sockacceld with peer_bound refused reads the peer another way");
+	ASSERT_TRUE(big_transfer("read", true, &peak_r, &allow_r), "with peer_bound_read");
+	ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");
+	tl_daemon_release(&d);
+
+	/* 3. The peer cannot be read at all: the budget bounds it instead. */
+	ASSERT_OK(tl_daemon_start_variant(&d, "peer_bound,peer_bound_read", "base+budget"),
+		  "sockacceld with both peer reads refused runs the budget");
 	ASSERT_TRUE(tl_daemon_output_contains(&d, "peer_bound refused"),
 		    "sockacceld names the refused feature");
 	ASSERT_TRUE(big_transfer("budget", true, &peak_g, &allow_g), "with the budget");
 	ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");
 	tl_daemon_release(&d);
 
-	/* 3. No bound loads at all: refuses to start unless the operator said so. */
-	setenv(SA_TEST_REFUSE_ENV, "peer_bound,budget", 1);
+	/* 4. No bound loads at all: refuses to start unless the operator said so. */
+	setenv(SA_TEST_REFUSE_ENV, "peer_bound,peer_bound_read,budget", 1);
 	ASSERT_OK(tl_daemon_start(&d, NULL, 0), "start sockacceld with both bounds refused");
 	unsetenv(SA_TEST_REFUSE_ENV);
 	ASSERT_OK(tl_daemon_wait_exit(&d, TL_STOP_MS), "sockacceld exits by itself");
@@ -331,8 +336,9 @@ int main(void)
 		    "sockacceld says it runs unbounded by configuration");
 	ASSERT_TRUE(big_transfer("unbounded", false, &peak_u, &allow_u), "without the bound");
 	tl_log("FIGURE peak memory of one slow connection: %.2f MiB without the bound, "
-	       "%.2f MiB with the peer bound, %.2f MiB with the budget (queue_limit 4 MiB)",
-	       (double)peak_u / MiB, (double)peak_b / MiB, (double)peak_g / MiB);
+	       "%.2f MiB with peer_bound, %.2f MiB with peer_bound_read, %.2f MiB with the "
+	       "budget (queue_limit 4 MiB)", (double)peak_u / MiB, (double)peak_b / MiB,
+	       (double)peak_r / MiB, (double)peak_g / MiB);
 	ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");
 	tl_daemon_release(&d);
 
