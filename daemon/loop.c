@@ -61,9 +61,10 @@ static void reload(struct loop *l)
 		p_err("reload: %s; the previous policy stays in force", err);
 	} else if (sa_policy_apply_config(d->policy, &c) == 0) {
 		if (strcmp(c.pin_dir, d->config.pin_dir) || c.max_conns != d->config.max_conns ||
+		    c.unbounded != d->config.unbounded ||
 		    (c.cgroup[0] && strcmp(c.cgroup, d->cgroup)))
-			p_warn("reload: cgroup, pin_dir and max_conns take effect at the next "
-			       "start (systemctl restart sockaccel)");
+			p_warn("reload: cgroup, pin_dir, max_conns and memory_bound take effect at "
+			       "the next start (systemctl restart sockaccel)");
 		d->config = c;
 		p_info("reload: policy updated (%u port rules, %u excluded, %u local prefixes, "
 		       "IPv6 %s)", c.n_ports, c.n_exclude, sa_policy_local_count(d->policy),

@@ -35,6 +35,9 @@ static const struct conf_case cases[] = {
 	{ "cgroup = relative\n", -EINVAL, "accepted: an absolute path" },
 	{ "just words\n", -EINVAL, "is not a setting" },
 	{ "ipv6 = yes\nipv6 = no\n", -EINVAL, "t.conf:2: key 'ipv6': set twice" },
+	{ "memory_bound = auto\n", 0, NULL },
+	{ "memory_bound = none\n", -EINVAL, "accepted: auto, off" },
+	{ "memory_bound = off\nmemory_bound = auto\n", -EINVAL, "set twice" },
 };
 
 static int parse(const char *text, struct sa_config *c, char *err, size_t len)
@@ -83,6 +86,9 @@ int main(void)
 
 	CHECK_EQ(parse("", &c, err, sizeof(err)), 0, "defaults");
 	CHECK(c.ipv6 && c.max_conns == SA_MAX_CONNS_DEFAULT && c.n_ports == 0, "defaults");
+	CHECK(!c.unbounded, "a memory bound by default");
+	CHECK_EQ(parse("memory_bound = off\n", &c, err, sizeof(err)), 0, "memory_bound = off");
+	CHECK(c.unbounded, "off means no bound");
 
 	/* the default file may be absent; a named one may not */
 	CHECK_EQ(sa_config_load("/nonexistent/sockaccel.conf", false, &c, err, sizeof(err)), 0,

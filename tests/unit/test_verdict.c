@@ -31,6 +31,9 @@ static void healthy(struct sa_state *st)
 	st->ctl_read = st->counters_read = true;
 	st->daemon_pid = 42;
 	st->bpf_stats_enabled = 1;
+	st->features_read = true;
+	st->features.wanted = st->features.loaded = SA_FEAT_PEER_BOUND | SA_FEAT_DEMOTE |
+						     SA_FEAT_TFO | SA_FEAT_PROBE_MARK;
 }
 
 static struct sa_pin_state *pin(struct sa_state *st, const char *name)
@@ -68,6 +71,35 @@ int main(void)
 	CHECK_EQ(r.verdict, SA_VERDICT_HEALTHY, "all attached");
 	CHECK_EQ(r.n_reasons, 0, "no reasons");
 	CHECK_EQ(r.n_notes, 0, "no notes");
+
+	/* a feature replaced by its _read twin is not a problem */
+	st.features.loaded = (st.features.loaded & ~SA_FEAT_PEER_BOUND) | SA_FEAT_PEER_READ;
+	st.features.refused = SA_FEAT_PEER_BOUND;
+	strcpy(st.features.reason[0], "R0 invalid mem access 'scalar'");
+	sa_verdict_judge(&st, NULL, &r);
+	CHECK_EQ(r.verdict, SA_VERDICT_HEALTHY, "peer_bound_read stands in for peer_bound");
+
+	/* a refused feature with nothing in its place degrades, named with why */
+	st.features.loaded &= ~(SA_FEAT_PEER_READ | SA_FEAT_DEMOTE);
+	st.features.loaded |= SA_FEAT_BUDGET;
+	st.features.refused = SA_FEAT_PEER_BOUND | SA_FEAT_PEER_READ | SA_FEAT_DEMOTE;
+	strcpy(st.features.reason[2], "sa_sockops: invalid kernel function call");
+	sa_verdict_judge(&st, NULL, &r);
+	CHECK_EQ(r.verdict, SA_VERDICT_DEGRADED, "refused features degrade");
+	CHECK(has(&r, "peer_bound refused") && has(&r, "queue_limit bytes in all"),
+	      "peer_bound named with what the budget costs");
+	CHECK(has(&r, "R0 invalid mem access"), "the verifier's words");
+	CHECK(has(&r, "demote refused") && has(&r, "invalid kernel function call"),
+	      "demote named with the verifier's words");
+
+	/* no bound at all by the operator's choice: said, not held against it */
+	healthy(&st);
+	st.features.loaded &= ~SA_FEAT_PEER_BOUND;
+	st.features.flags = SA_FEATURES_UNBOUNDED_BY_CONFIG;
+	sa_verdict_judge(&st, NULL, &r);
+	CHECK_EQ(r.verdict, SA_VERDICT_HEALTHY, "memory_bound = off is the operator's choice");
+	CHECK(has_note(&r, "memory_bound = off"), "and status says so");
+	healthy(&st);
 
 	healthy(&st);
 	st.daemon_pid = 0;
