@@ -203,7 +203,8 @@ int main(void)
 	ASSERT_OK(tl_init("demote", TL_BUDGET_S), "tl_init");
 	ASSERT_OK(tl_config_write("queue_limit = 4194304\n"), "write queue_limit to the config");
 	ASSERT_OK(tl_daemon_start_ready(&d, NULL, 0), "start sockacceld, wait for READY=1");
-	demote_on = tl_daemon_has_feature(&d, "demote");
+	demote_on = tl_daemon_has_feature(&d, "demote") ||
+		    tl_daemon_has_feature(&d, "demote_read");
 	if (demote_on) {
 		ASSERT_TRUE(bulk(), "bulk stream");
 		ASSERT_TRUE(both_ways(), "both ways");

@@ -2592,21 +2592,36 @@ int tl_daemon_stop(struct tl_daemon *d, int sig, int timeout_ms)
 	return err;
 }
 
-static char *read_file(const char *path)
+/* The whole file, NUL-terminated; *@len (if not NULL) gets its length,
+ * which counts any NUL bytes inside it. */
+static char *read_file_len(const char *path, size_t *len)
 {
 	struct stat sb;
 	char *buf = NULL;
-	ssize_t n;
+	size_t got = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return NULL;
 	if (fstat(fd, &sb) == 0 && (buf = malloc((size_t)sb.st_size + 1))) {
-		n = read(fd, buf, (size_t)sb.st_size);
-		buf[n > 0 ? n : 0] = '\0';
+		while (got < (size_t)sb.st_size) {	/* a read may return less */
+			ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
+
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+		buf[got] = '\0';
 	}
 	close(fd);
+	if (len)
+		*len = got;
 	return buf;
+}
+
+static char *read_file(const char *path)
+{
+	return read_file_len(path, NULL);
 }
 
 bool tl_daemon_output_contains(const struct tl_daemon *d, const char *needle)
@@ -2615,9 +2630,10 @@ bool tl_daemon_output_contains(const struct tl_daemon *d, const char *needle)
 	bool found = false;
 
 	for (int i = 0; i < 2 && !found; i++) {
-		char *text = read_file(paths[i]);
+		size_t len = 0;
+		char *text = read_file_len(paths[i], &len);
 
-		found = text && strstr(text, needle);
+		found = text && memmem(text, len, needle, strlen(needle));
 		free(text);
 	}
 	return found;
@@ -2776,10 +2792,36 @@ int tl_daemon_start_variant(struct tl_daemon *d, const char *refuse, const char 
 
 bool tl_daemon_has_feature(const struct tl_daemon *d, const char *feature)
 {
-	char want[64];
+	char variant[256], *save = NULL;
 
-	snprintf(want, sizeof(want), "+%s", feature);
-	return tl_daemon_output_contains(d, want);
+	if (tl_daemon_variant(d, variant, sizeof(variant)))
+		return false;
+	/* whole names: "demote" is not "demote_read" */
+	for (char *f = strtok_r(variant, "+", &save); f; f = strtok_r(NULL, "+", &save))
+		if (strcmp(f, feature) == 0)
+			return true;
+	return false;
+}
+
+int tl_daemon_variant(const struct tl_daemon *d, char *buf, size_t len)
+{
+	char *text = read_file(d->err_path), *save = NULL;
+	int err = -ENOENT;
+
+	if (!text)
+		return -errno;
+	/* "sockacceld: ready: ...; variant base+...; queue limit ..." */
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		const char *v = strstr(l, "ready: ") ? strstr(l, "; variant ") : NULL;
+
+		if (v) {
+			v += strlen("; variant ");
+			snprintf(buf, len, "%.*s", (int)strcspn(v, "; \t"), v);
+			err = 0;
+		}
+	}
+	free(text);
+	return err;
 }
 
 int tl_config_write(const char *text)

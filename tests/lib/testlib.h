@@ -354,7 +354,8 @@ enum tl_map_state {
 /* Where socket @fd stands in SOCKHASH @map_fd (enum tl_map_state or -errno). */
 int tl_sock_map_state(int map_fd, int fd);
 const char *tl_map_state_name(int state);
-/* Number of entries in SOCKHASH @map_fd. */
+/* Number of entries in SOCKHASH @map_fd (or any map whose key is no larger
+ * than struct sa_sock_key, e.g. the local_addrs LPM trie). */
 int tl_map_count(int map_fd, __u32 *n);
 
 int tl_counters(const struct tl_pins *p, __u64 c[SA_CNT_MAX]);
@@ -464,8 +465,12 @@ int tl_daemon_wait_exit(struct tl_daemon *d, int timeout_ms);
  * starting with @variant ("base+budget", ...). 0, or -1 after logging why.
  */
 int tl_daemon_start_variant(struct tl_daemon *d, const char *refuse, const char *variant);
-/* Does the running daemon's variant include @feature ("demote", ...)? */
+/* Does the variant its "ready:" line names include @feature ("demote", ...;
+ * whole names only)? */
 bool tl_daemon_has_feature(const struct tl_daemon *d, const char *feature);
+/* The variant its "ready:" line names ("base+peer_bound+demote+..."), into
+ * @buf; -ENOENT if no such line (yet). */
+int tl_daemon_variant(const struct tl_daemon *d, char *buf, size_t len);
 /* Send @sig and wait for the exit; SIGKILL and -ETIMEDOUT after @timeout_ms. */
 int tl_daemon_stop(struct tl_daemon *d, int sig, int timeout_ms);
 /* Does its stdout or stderr contain @needle? */
