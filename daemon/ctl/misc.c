@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* sockaccelctl preflight / version. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,7 +12,9 @@
 #include "sockaccel.h"
 #include "ctl.h"
 #include "pins.h"
+#include "exitcodes.h"
 #include "preflight.h"
+#include "variant.h"
 
 #ifndef SA_VERSION
 #define SA_VERSION "unknown"
@@ -26,7 +29,9 @@ int do_preflight(struct ctl *c, int argc, char **argv)
 	static const char *const state[] = { "pass", "fail", "info", "skip" };
 	struct sa_preflight_opts po = { .pin_dir = c->pin_dir };
 	struct sa_preflight pf;
-	int opt, code;
+	struct sa_variant v;
+	bool probed = false;
+	int opt, code, err = 0;
 
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
@@ -39,14 +44,41 @@ int do_preflight(struct ctl *c, int argc, char **argv)
 		return SA_CTL_USAGE;
 	}
 	code = sa_preflight_run(&po, &pf);
+	if (pf.checks[0].state == SA_CHECK_PASS) {
+		struct sa_variant_opts vo = {};
+
+		err = sa_variant_choose(&vo, &v);
+		probed = true;
+		if (!code && err)
+			code = err == -ENOTSUP ? SA_EXIT_VERIFIER : SA_EXIT_NO_BOUND;
+	}
 	if (!c->json) {
 		sa_preflight_print(&pf, stdout);
+		if (probed)
+			sa_variant_print(&v, err, stdout);
 		return code ? SA_CTL_FAIL : SA_CTL_OK;
 	}
 	jsonw_start_object(c->jw);
 	jsonw_bool_field(c->jw, "passed", code == 0);
 	jsonw_int_field(c->jw, "daemon_exit_code", code);
 	jsonw_bool_field(c->jw, "sockmap_link", pf.sockmap_link);
+	if (probed) {
+		char desc[256];
+
+		sa_variant_describe(err == -ENOTSUP ? 0 : v.loaded, desc, sizeof(desc));
+		jsonw_string_field(c->jw, "variant", err == -ENOTSUP ? "none" : desc);
+		jsonw_name(c->jw, "refused");
+		jsonw_start_array(c->jw);
+		for (unsigned int i = 0; i < SA_FEAT_SLOTS; i++) {
+			if (!(v.refused & (1u << i)))
+				continue;
+			jsonw_start_object(c->jw);
+			jsonw_string_field(c->jw, "name", sa_feature_name(1u << i));
+			jsonw_string_field(c->jw, "reason", v.reason[i]);
+			jsonw_end_object(c->jw);
+		}
+		jsonw_end_array(c->jw);
+	}
 	jsonw_name(c->jw, "checks");
 	jsonw_start_array(c->jw);
 	for (unsigned int i = 0; i < pf.n; i++) {
