@@ -139,8 +139,7 @@ int do_enable(struct ctl *c, int argc, char **argv)
 		return SA_CTL_BUSY;
 	}
 	if (code) {
-		ctl_err(c, "enable failed (the lines above say why; sockacceld would exit %d)",
-			code);
+		ctl_err(c, "enable: %s", b.why);
 		return SA_CTL_FAIL;
 	}
 	sa_fastpath_info(b.fp, &fi);

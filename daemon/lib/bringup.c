@@ -61,32 +61,36 @@ static int choose_variant(const struct sa_bringup_opts *o, struct sa_bringup *b)
 	int err = sa_variant_choose(&vo, &b->variant);
 
 	if (err == -ENOTSUP) {
-		p_err("this kernel's verifier refuses even the basic redirect (sockops "
-		      "insertion, sk_msg redirect): %s; nothing was loaded or pinned. Report "
-		      "it with 'sockacceld --preflight --verbose' and the kernel build (uname -r)",
-		      b->variant.base_reason);
+		snprintf(b->why, sizeof(b->why), "this kernel's verifier refuses even the basic "
+			 "redirect (sockops insertion, sk_msg redirect): %s; nothing was loaded or "
+			 "pinned. Report it with 'sockacceld --preflight --verbose' and the kernel "
+			 "build (uname -r)", b->variant.base_reason);
+		p_err("%s", b->why);
 		return SA_EXIT_VERIFIER;
 	}
 	sa_bringup_log_variant(&b->variant);
 	if (err == -ENOSPC) {
-		p_err("no memory bound loads on this kernel (peer_bound: %s; peer_bound_read: %s; "
-		      "budget: %s); sockacceld will not run unbounded unless told to: set "
-		      "memory_bound = off in sockaccel.conf to accelerate without one",
-		      b->variant.reason[__builtin_ctz(SA_FEAT_PEER_BOUND)],
-		      b->variant.reason[__builtin_ctz(SA_FEAT_PEER_READ)],
-		      b->variant.reason[__builtin_ctz(SA_FEAT_BUDGET)]);
+		snprintf(b->why, sizeof(b->why), "no memory bound loads on this kernel (peer_bound: "
+			 "%s; peer_bound_read: %s; budget: %s); sockacceld will not run unbounded "
+			 "unless told to: set memory_bound = off in sockaccel.conf to accelerate "
+			 "without one", b->variant.reason[__builtin_ctz(SA_FEAT_PEER_BOUND)],
+			 b->variant.reason[__builtin_ctz(SA_FEAT_PEER_READ)],
+			 b->variant.reason[__builtin_ctz(SA_FEAT_BUDGET)]);
+		p_err("%s", b->why);
 		return SA_EXIT_NO_BOUND;
 	}
 	return 0;
 }
 
-static int want_link(const struct sa_bringup_opts *o, const struct sa_preflight *pf, bool *link)
+static int want_link(const struct sa_bringup_opts *o, struct sa_bringup *b, bool *link)
 {
 	switch (o->attach) {
 	case SA_ATTACH_LINK:
-		if (!pf->sockmap_link) {
-			p_err("--msg-attach link: this kernel has no sockmap links (they need "
-			      "kernel >= 6.10); use --msg-attach auto or legacy");
+		if (!b->pf.sockmap_link) {
+			snprintf(b->why, sizeof(b->why), "--msg-attach link: this kernel has no "
+				 "sockmap links (they need kernel >= 6.10); use --msg-attach auto "
+				 "or legacy");
+			p_err("%s", b->why);
 			return SA_EXIT_USAGE;
 		}
 		*link = true;
@@ -95,7 +99,7 @@ static int want_link(const struct sa_bringup_opts *o, const struct sa_preflight 
 		*link = false;
 		return 0;
 	default:
-		*link = pf->sockmap_link;
+		*link = b->pf.sockmap_link;
 		return 0;
 	}
 }
@@ -148,6 +152,8 @@ int sa_bringup(const struct sa_bringup_opts *o, struct sa_bringup *b)
 	sa_preflight_run(&po, &b->pf);
 	failed = sa_preflight_first_failure(&b->pf);
 	if (failed) {
+		snprintf(b->why, sizeof(b->why), "preflight: %s: %s; fix: %s", failed->title,
+			 failed->detail, failed->fix);
 		p_err("preflight: %s: %s", failed->title, failed->detail);
 		p_err("fix: %s", failed->fix);
 		return failed->exit_code;
@@ -157,15 +163,20 @@ int sa_bringup(const struct sa_bringup_opts *o, struct sa_bringup *b)
 	fo.max_conns = o->config->max_conns;
 	fo.object_path = o->object_path;
 	fo.variant = &b->variant;
-	code = want_link(o, &b->pf, &fo.sockmap_link);
+	code = want_link(o, b, &fo.sockmap_link);
 	if (!code)
 		code = choose_variant(o, b);
 	if (code)
 		return code;
 	code = sa_fastpath_setup(&fo, &b->fp);
-	if (code)
+	if (code) {
+		snprintf(b->why, sizeof(b->why), "setting up the fast path in %s failed: %s (the "
+			 "error lines say which object and the fix)", fo.pin_dir, strerror(-code));
 		return exit_code_of(code);
+	}
 	if (setup_policy(o, b)) {
+		snprintf(b->why, sizeof(b->why), "applying the policy failed (the error lines say "
+			 "why); the fast path is pinned and attached");
 		sa_bringup_release(b);
 		return SA_EXIT_FAILURE;
 	}

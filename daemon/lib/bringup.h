@@ -31,6 +31,7 @@ struct sa_bringup {
 	struct sa_fastpath *fp;
 	struct sa_policy *policy;
 	int rtnl_fd;		/* address events, after the first dump; -1 if none */
+	char why[1536];		/* on failure: what failed and the fix, one line */
 };
 
 /*

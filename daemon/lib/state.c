@@ -47,6 +47,8 @@ static int open_pin(struct sa_state *st, const char *name)
 
 static void read_pins(struct sa_state *st)
 {
+	if (sa_pins_cnt > SA_PINS_MAX)
+		note_err(st, -E2BIG, "the pin table (raise SA_PINS_MAX)");
 	for (unsigned int i = 0; i < sa_pins_cnt && i < SA_PINS_MAX; i++) {
 		struct sa_pin_state *p = &st->pins[st->n_pins++];
 		char path[PATH_MAX];

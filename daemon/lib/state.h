@@ -21,7 +21,7 @@ struct sa_pin_state {
 	__u32 id;		/* map, program or link id */
 };
 
-#define SA_PINS_MAX 16
+#define SA_PINS_MAX 24
 
 struct sa_state {
 	char pin_dir[PATH_MAX];
