@@ -9,6 +9,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
 #include "sockaccel.h"
 
 /*
@@ -19,6 +20,8 @@
 struct request_sock;
 struct tcp_sock {
 	struct request_sock *fastopen_rsk;
+	__u32 write_seq;	/* flow control: what the sender queued to TCP */
+	__u32 copied_seq;	/* ... and what the receiver has read of it */
 } __attribute__((preserve_access_index));
 
 /* The peer socket and its receive memory, for the per-connection bound.
@@ -31,7 +34,34 @@ struct sock_backlog___sa {
 	struct atomic___sa rmem_alloc;
 } __attribute__((preserve_access_index));
 
+/* A socket's own key, from the tracepoint's struct sock (flow control). */
+struct in6_addr___sa {
+	union {
+		__u32 u6_addr32[4];
+	} in6_u;
+} __attribute__((preserve_access_index));
+
+struct net___sa {
+	__u64 net_cookie;
+} __attribute__((preserve_access_index));
+
+struct possible_net___sa {
+	struct net___sa *net;
+} __attribute__((preserve_access_index));
+
+struct sock_common___sa {
+	__u32 skc_daddr;
+	__u32 skc_rcv_saddr;
+	__u16 skc_dport;
+	__u16 skc_num;
+	unsigned short skc_family;
+	struct possible_net___sa skc_net;
+	struct in6_addr___sa skc_v6_daddr;
+	struct in6_addr___sa skc_v6_rcv_saddr;
+} __attribute__((preserve_access_index));
+
 struct sock {
+	struct sock_common___sa __sk_common;
 	int sk_rcvbuf;
 	struct sock_backlog___sa sk_backlog;
 	void *sk_user_data;
@@ -129,13 +159,26 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } marks SEC(".maps");
 
+/* Generation counters (enum sa_gen): each rises after a change to the hash
+ * it names, so a socket looks that hash up only after a change. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, SA_GENS);
 	__type(key, __u32);
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} mark_gen SEC(".maps");
+} gens SEC(".maps");
+
+/* Flow control: receivers' copied_seq as published after each recvmsg,
+ * under the receiver's key; an entry exists while its sender waits on TCP. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SA_MAX_CONNS_DEFAULT);	/* set by the loader */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sa_sock_key);
+	__type(value, struct sa_rx_seq);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} rx_seq SEC(".maps");
 
 /* What the loaded programs run with; written by the loader only. */
 struct {
@@ -310,11 +353,20 @@ static __always_inline __u32 now_units(void)
 	return (__u32)(bpf_ktime_get_coarse_ns() >> 20);
 }
 
-static __always_inline __u32 mark_gen_now(void)
+static __always_inline __u32 gen_now(__u32 which)
 {
-	__u32 zero = 0, *g = bpf_map_lookup_elem(&mark_gen, &zero);
+	__u32 *g = bpf_map_lookup_elem(&gens, &which);
 
 	return g ? *g : 0;
+}
+
+/* after the change it announces, so whoever sees the new value finds it */
+static __always_inline void gen_bump(__u32 which)
+{
+	__u32 *g = bpf_map_lookup_elem(&gens, &which);
+
+	if (g)
+		__sync_fetch_and_add(g, 1);
 }
 
 /* The key of the socket at the other end of @k: the mirror image. */
@@ -351,7 +403,7 @@ static __always_inline bool fell_back(struct sa_sk_state *st, const struct sa_so
 
 	if (st && st->fallback)
 		return true;
-	gen = mark_gen_now();
+	gen = gen_now(SA_GEN_MARKS);
 	if (st && st->marks_seen == gen)
 		return false;
 	if (k_is_peer) {
@@ -382,7 +434,7 @@ static __always_inline bool fell_back(struct sa_sk_state *st, const struct sa_so
 static __always_inline void mark_connection(struct sa_sk_state *st, const struct sa_sock_key *peer,
 					    struct sa_counters *c)
 {
-	__u32 at = SA_FALLBACK_AT(now_units()), zero = 0, *g;
+	__u32 at = SA_FALLBACK_AT(now_units());
 	struct sa_sock_key own = {};
 	__u32 self_at = 1;
 	long err;
@@ -391,10 +443,7 @@ static __always_inline void mark_connection(struct sa_sk_state *st, const struct
 	if (err == 0 || err == -17 /* EEXIST: marked already */) {
 		if (err == 0)
 			count(c, SA_CNT_FALLBACKS, 1);
-		/* after the mark, so that whoever sees the new value finds it */
-		g = bpf_map_lookup_elem(&mark_gen, &zero);
-		if (g)
-			__sync_fetch_and_add(g, 1);
+		gen_bump(SA_GEN_MARKS);
 		self_at = at;
 	}
 	if (st) {
@@ -531,8 +580,10 @@ int sa_sockops(struct bpf_sock_ops *ops)
 		/* A mark can only be put on a socket in the map, so one under
 		 * our key now is stale: left by a closed socket of the same
 		 * 4-tuple. Only looked for once anything was ever marked. */
-		if (mark_gen_now())
+		if (gen_now(SA_GEN_MARKS))
 			bpf_map_delete_elem(&marks, &key);
+		if (HAS(FLOW) && gen_now(SA_GEN_WATCH))
+			bpf_map_delete_elem(&rx_seq, &key);
 		/* ACK callbacks come only while data goes over TCP, so while
 		 * redirecting this costs nothing; demotion needs them */
 		if (HAS(DEMOTE) || HAS(DEMOTE_READ))
@@ -555,56 +606,128 @@ int sa_sockops(struct bpf_sock_ops *ops)
 	return 1;
 }
 
-#if SA_KFUNCS
 /*
- * After a redirect: if the peer now holds more than the limit, the
- * connection falls back to TCP for good, both directions. TCP's flow
- * control then blocks the sender, which redirection never does (the kernel
- * charges ingress redirects only against the global tcp_mem). It must be
- * sticky: the receiver reads its redirected queue before anything TCP
- * delivers, so switching back would reorder the stream. The bound is soft
- * by the one message that crossed it, which is already queued. The peer is
- * only read, never handed to a helper: some kernels type it untrusted.
+ * The peer's receive memory and buffer, after a redirect, by plain loads
+ * through bpf_cast_to_kern_ctx (PEER_BOUND) or bpf_probe_read_kernel, the
+ * context of an sk_msg program being the kernel's struct sk_msg
+ * (PEER_READ). The peer is never handed to a helper: some kernels type it
+ * untrusted. False when neither is loaded or there is no peer.
+ */
+static __always_inline bool peer_mem(struct sk_msg_md *msg, int *rmem, int *rcvbuf)
+{
+	struct sock *peer = NULL;
+
+#if SA_KFUNCS
+	if (HAS(PEER_BOUND)) {
+		struct sk_msg *kmsg = bpf_cast_to_kern_ctx(msg);
+
+		peer = kmsg->sk_redir;
+		if (!peer)
+			return false;
+		*rcvbuf = peer->sk_rcvbuf;
+		*rmem = peer->sk_backlog.rmem_alloc.counter;
+		return true;
+	}
+#endif
+	if (!HAS(PEER_READ) ||
+	    bpf_probe_read_kernel(&peer, sizeof(peer),
+				  (char *)msg + bpf_core_field_offset(struct sk_msg, sk_redir)) ||
+	    !peer)
+		return false;
+	*rcvbuf = BPF_CORE_READ(peer, sk_rcvbuf);
+	*rmem = BPF_CORE_READ(peer, sk_backlog.rmem_alloc.counter);
+	return true;
+}
+
+/*
+ * The sticky bound, after a redirect: if the peer now holds more than the
+ * limit, the connection falls back to TCP for good, both directions. TCP's
+ * flow control then blocks the sender, which redirection never does (the
+ * kernel charges ingress redirects only against the global tcp_mem). It must
+ * be sticky without flow control: the receiver reads its redirected queue
+ * before anything TCP delivers, so switching back blindly would reorder the
+ * stream. The bound is soft by the one message that crossed it, which is
+ * already queued.
  */
 static __always_inline bool peer_over_limit(struct sk_msg_md *msg, const struct sa_ctl *sw)
 {
-	struct sk_msg *kmsg = bpf_cast_to_kern_ctx(msg);
-	struct sock *peer = kmsg->sk_redir;
-	int limit;
+	int rmem = 0, limit = 0;
 
-	if (!peer)
+	if (!peer_mem(msg, &rmem, &limit))
 		return false;
 	/* sk_rcvbuf of a redirect-only receiver never grows (TCP autotuning
 	 * sees no traffic), so the limit is at least what user space set:
 	 * by default tcp_rmem's maximum, what TCP would let the socket hold */
-	limit = peer->sk_rcvbuf;
 	if (sw && (int)sw->queue_limit > limit)
 		limit = (int)sw->queue_limit;
-	return peer->sk_backlog.rmem_alloc.counter > limit;
-}
-#else
-static __always_inline bool peer_over_limit(struct sk_msg_md *msg, const struct sa_ctl *sw)
-{
-	return false;
-}
-#endif
-
-/* The same, reading with bpf_probe_read_kernel where the kfunc is missing:
- * the context of an sk_msg program is the kernel's struct sk_msg. */
-static __always_inline bool peer_over_limit_read(struct sk_msg_md *msg, const struct sa_ctl *sw)
-{
-	struct sock *peer = NULL;
-	int limit, rmem;
-
-	if (bpf_probe_read_kernel(&peer, sizeof(peer),
-				  (char *)msg + bpf_core_field_offset(struct sk_msg, sk_redir)) ||
-	    !peer)
-		return false;
-	limit = BPF_CORE_READ(peer, sk_rcvbuf);
-	if (sw && (int)sw->queue_limit > limit)
-		limit = (int)sw->queue_limit;
-	rmem = BPF_CORE_READ(peer, sk_backlog.rmem_alloc.counter);
 	return rmem > limit;
+}
+
+/*
+ * Flow control, the sender's side (sockaccel.h, sa_flow_state). Going to
+ * TCP: the receiver holds more than flow_limit. Coming back: some of our
+ * bytes went over TCP since (write_seq moved; without it the receiver's
+ * unchanged copied_seq would match at once and nothing would ever block),
+ * and the receiver's copied_seq, as it stood when its last recvmsg returned,
+ * equals our write_seq: it has read every TCP byte, which it could do only
+ * after its redirected queue was empty, so the next redirect cannot overtake
+ * anything. A value read inside a recvmsg would not do: a MSG_WAITALL read
+ * still blocked in tcp_recvmsg would get later TCP bytes after the redirect.
+ * Runs under the sender's socket lock, so write_seq stands still.
+ */
+static __always_inline __u32 flow_limit(const struct sa_ctl *sw)
+{
+	return sw && sw->flow_limit ? sw->flow_limit : SA_FLOW_LIMIT_DEFAULT;
+}
+
+static __always_inline __u32 own_write_seq(struct sk_msg_md *msg, bool *ok)
+{
+	struct bpf_sock *sk = msg->sk;
+	struct tcp_sock *tp = sk ? bpf_skc_to_tcp_sock(sk) : NULL;
+
+	*ok = tp != NULL;
+	return tp ? tp->write_seq : 0;
+}
+
+static __always_inline bool receiver_caught_up(__u32 wseq, struct sa_sk_state *st,
+					       const struct sa_sock_key *peer)
+{
+	struct sa_rx_seq *e;
+	__u64 v;
+
+	if (wseq == st->flow_seq)
+		return false;
+	e = bpf_map_lookup_elem(&rx_seq, peer);
+	if (!e)
+		return false;
+	v = *(volatile __u64 *)e;
+	return (v >> 32) && (__u32)v == wseq;
+}
+
+/* Go over TCP until the receiver catches up; false if that cannot be
+ * arranged (no room in rx_seq, no sequence number), the caller then falls
+ * back for good. */
+static __always_inline bool flow_to_tcp(struct sk_msg_md *msg, struct sa_sk_state *st,
+					const struct sa_sock_key *peer)
+{
+	struct sa_rx_seq unpublished = {};
+	__u32 wseq;
+	bool ok;
+
+	wseq = own_write_seq(msg, &ok);
+	if (!ok || bpf_map_update_elem(&rx_seq, peer, &unpublished, BPF_ANY))
+		return false;
+	st->flow_seq = wseq;
+	st->flow = SA_FLOW_TCP;
+	gen_bump(SA_GEN_WATCH);
+	return true;
+}
+
+static __always_inline void flow_to_redirect(struct sa_sk_state *st, const struct sa_sock_key *peer)
+{
+	st->flow = 0;
+	bpf_map_delete_elem(&rx_seq, peer);
+	gen_bump(SA_GEN_WATCH);
 }
 
 /*
@@ -643,6 +766,23 @@ int sa_msg(struct sk_msg_md *msg)
 		count(c, SA_CNT_MSG_FALLBACK, 1);
 		return SK_PASS;
 	}
+	if (HAS(FLOW) && st && (st->flow & SA_FLOW_TCP)) {
+		bool ok;
+		__u32 wseq = own_write_seq(msg, &ok);
+
+		if (!ok || !receiver_caught_up(wseq, st, &peer)) {
+			count(c, SA_CNT_MSG_FLOW_TCP, 1);
+			count(c, SA_CNT_BYTES_FLOW_TCP, msg->size);
+			if (ok && wseq - st->flow_seq > SA_FLOW_GIVE_UP_BYTES) {
+				/* in order: from now on everything goes over TCP */
+				flow_to_redirect(st, &peer);
+				mark_connection(st, &peer, c);
+			}
+			return SK_PASS;
+		}
+		flow_to_redirect(st, &peer);
+		count(c, SA_CNT_FLOW_TO_REDIRECT, 1);
+	}
 
 	/* On a miss the helper returns SK_DROP; returning that would drop the
 	 * data and fail the sender with EACCES. Always pass. */
@@ -659,11 +799,96 @@ int sa_msg(struct sk_msg_md *msg)
 		count(c, SA_CNT_MSG_REDIRECTED, 1);
 		count(c, SA_CNT_BYTES_REDIRECTED, msg->size);
 	}
-	if (HAS(PEER_BOUND) ? peer_over_limit(msg, sw) :
-	    HAS(PEER_READ) ? peer_over_limit_read(msg, sw) :
+	if (HAS(FLOW) && st) {
+		int rmem = 0, rcvbuf = 0;
+
+		if (!peer_mem(msg, &rmem, &rcvbuf) || rmem <= (int)flow_limit(sw))
+			return SK_PASS;
+		if (flow_to_tcp(msg, st, &peer))
+			count(c, SA_CNT_FLOW_TO_TCP, 1);
+		else
+			mark_connection(st, &peer, c);
+		return SK_PASS;
+	}
+	if ((HAS(PEER_BOUND) || HAS(PEER_READ)) ? peer_over_limit(msg, sw) :
 	    HAS(BUDGET) ? budget_spent(st, msg, sw) : false)
 		mark_connection(st, &peer, c);
 	return SK_PASS;
+}
+
+/*
+ * Flow control, the receiver's side: after each recvmsg of a socket whose
+ * sender waits on TCP (it has an rx_seq entry), publish its copied_seq. Only
+ * after the call returned is the value safe (see receiver_caught_up);
+ * splice() does not pass here, so a spliced-from socket never publishes and
+ * its sender stays on TCP: slower, never out of order.
+ */
+static __always_inline bool key_of_sock(struct sock *sk, struct sa_sock_key *k)
+{
+	struct sock_common___sa *c = &sk->__sk_common;
+	__u32 fam = c->skc_family;
+
+	if (fam == SA_AF_INET) {
+		k->family = SA_AF_INET;
+		k->sip[0] = c->skc_rcv_saddr;
+		k->dip[0] = c->skc_daddr;
+	} else if (fam == SA_AF_INET6) {
+		__u32 s0 = c->skc_v6_rcv_saddr.in6_u.u6_addr32[0];
+		__u32 s1 = c->skc_v6_rcv_saddr.in6_u.u6_addr32[1];
+		__u32 s2 = c->skc_v6_rcv_saddr.in6_u.u6_addr32[2];
+
+		if (s0 == 0 && s1 == 0 && s2 == bpf_htonl(0xffff)) {
+			k->family = SA_AF_INET;
+			k->sip[0] = c->skc_v6_rcv_saddr.in6_u.u6_addr32[3];
+			k->dip[0] = c->skc_v6_daddr.in6_u.u6_addr32[3];
+		} else {
+			k->family = SA_AF_INET6;
+			k->sip[0] = s0;
+			k->sip[1] = s1;
+			k->sip[2] = s2;
+			k->sip[3] = c->skc_v6_rcv_saddr.in6_u.u6_addr32[3];
+			k->dip[0] = c->skc_v6_daddr.in6_u.u6_addr32[0];
+			k->dip[1] = c->skc_v6_daddr.in6_u.u6_addr32[1];
+			k->dip[2] = c->skc_v6_daddr.in6_u.u6_addr32[2];
+			k->dip[3] = c->skc_v6_daddr.in6_u.u6_addr32[3];
+		}
+	} else {
+		return false;
+	}
+	k->sport = c->skc_num;
+	k->dport = bpf_ntohs(c->skc_dport);
+	k->netns = c->skc_net.net->net_cookie;
+	return true;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(sa_rx, struct sock *sk, int ret, int flags)
+{
+	struct sa_sock_key key = {};
+	struct sa_sk_state *st;
+	struct sa_rx_seq *e;
+	struct tcp_sock *tp;
+	__u32 gen;
+
+	/* every recvmsg of the host passes here: leave at once unless the
+	 * socket is in a sockmap */
+	if (!HAS(FLOW) || !sk || !((unsigned long)sk->sk_user_data & SA_SK_USER_DATA_PSOCK))
+		return 0;
+	st = bpf_sk_storage_get(&sk_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st)
+		return 0;
+	gen = gen_now(SA_GEN_WATCH);
+	if (st->watch_seen == gen && !st->watched)
+		return 0;
+	if (!key_of_sock(sk, &key))
+		return 0;
+	e = bpf_map_lookup_elem(&rx_seq, &key);
+	st->watched = e != NULL;
+	st->watch_seen = gen;
+	tp = e ? bpf_skc_to_tcp_sock(sk) : NULL;
+	if (tp)
+		*(volatile __u64 *)e = (1ULL << 32) | tp->copied_seq;
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

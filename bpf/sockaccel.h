@@ -90,7 +90,10 @@ struct sa_ctl {
 	__u32 policy;		/* enum sa_policy_flags, read by sockops */
 	__u32 queue_limit;	/* bytes a receiver may hold before its sender
 				 * falls back to TCP (at least its sk_rcvbuf) */
-	__u32 reserved[5];
+	__u32 flow_limit;	/* flow control: redirected bytes a receiver may
+				 * hold before its sender goes over TCP until
+				 * the receiver has caught up */
+	__u32 reserved[4];
 };
 
 /*
@@ -105,19 +108,57 @@ struct sa_sk_state {
 	__u32 fallback;		/* 0: redirecting; otherwise this socket sends over
 				 * TCP, for good: 1 (untimed: never demoted) or
 				 * SA_FALLBACK_AT(t) */
-	__u32 marks_seen;	/* mark_gen when "marks" was last looked at */
+	__u32 marks_seen;	/* gens[SA_GEN_MARKS] when "marks" was last looked at */
 	__u64 redirected;	/* bytes this socket redirected (the budget) */
+	__u32 flow;		/* enum sa_flow_state: this socket as a sender */
+	__u32 flow_seq;		/* its write_seq when it went over TCP */
+	__u32 watch_seen;	/* gens[SA_GEN_WATCH] when "rx_seq" was last looked at */
+	__u32 watched;		/* this socket as a receiver: publish in rx_seq */
 };
+
+/*
+ * Flow control (SA_FEAT_FLOW): a sender whose receiver holds more than
+ * flow_limit redirected bytes sends over TCP, whose flow control then
+ * applies, until the receiver has read everything it sent over TCP; then it
+ * redirects again. "Has read everything" is the receiver's copied_seq, as it
+ * stood when its last recvmsg returned (published in "rx_seq" under the
+ * receiver's key by a tracepoint program), equal to the sender's write_seq:
+ * redirected bytes move neither, so equality means no TCP byte is unread,
+ * and the next redirected byte cannot overtake one.
+ */
+enum sa_flow_state {
+	SA_FLOW_TCP	= 1 << 0,	/* sending over TCP until the receiver catches up */
+};
+/* A receiver that has not caught up while its sender wrote this much over
+ * TCP is slower than its writer for good (on one CPU the
+ * woken writer runs before the reader has read it all): the connection then
+ * falls back for good and demotes, so it runs at plain TCP's speed instead
+ * of paying the sockmap paths on every TCP message. A reader that merely
+ * pauses does not count: its writer is blocked meanwhile. */
+#define SA_FLOW_GIVE_UP_BYTES	(32u << 20)
+
+/* Written and read as one 64-bit word (little-endian: copied_seq low). */
+struct sa_rx_seq {
+	__u32 copied_seq;	/* the receiver's, when its last recvmsg returned */
+	__u32 valid;		/* 0 until the receiver published once */
+};
+/* Used only if the ctl map has no flow_limit (user space sets one). */
+#define SA_FLOW_LIMIT_DEFAULT	(2u << 20)
 
 /*
  * The "marks" hash: a mark one end of a connection put on the other end,
  * keyed by the marked socket's own sa_sock_key, value a fallback word as in
  * sa_sk_state. A program may hand only its own socket to a helper (the peer
  * pointer is untrusted on some kernels), so the peer's mark goes through a
- * map both ends can name. "mark_gen" (one __u32) rises after every mark, so
- * a socket looks the hash up only when something was marked since it last
+ * map both ends can name. gens[SA_GEN_MARKS] rises after every mark, so a
+ * socket looks the hash up only when something was marked since it last
  * looked.
  */
+enum sa_gen {
+	SA_GEN_MARKS = 0,	/* "marks" changed */
+	SA_GEN_WATCH = 1,	/* "rx_seq" changed (flow control) */
+	SA_GENS
+};
 
 /*
  * One word, so that a reader on another CPU never sees the flag without its
@@ -151,8 +192,9 @@ enum sa_feature {
 	 * bpf_probe_read_kernel where the kfuncs are missing (< 6.2) */
 	SA_FEAT_PEER_READ	= 1 << 5,
 	SA_FEAT_DEMOTE_READ	= 1 << 6,
+	SA_FEAT_FLOW		= 1 << 7,	/* TCP's flow control (see sa_flow_state) */
 };
-#define SA_FEAT_ANY_BOUND	(SA_FEAT_PEER_BOUND | SA_FEAT_PEER_READ | SA_FEAT_BUDGET)
+#define SA_FEAT_ANY_BOUND	(SA_FEAT_PEER_BOUND | SA_FEAT_PEER_READ | SA_FEAT_BUDGET | SA_FEAT_FLOW)
 #define SA_FEAT_SLOTS		8u
 #define SA_FEAT_REASON_LEN	200u
 
@@ -207,7 +249,11 @@ enum sa_local_source {
 	X(BYTES_REDIRECTED, "bytes_redirected",	"bytes redirected to the peer socket") \
 	X(PROBE_INSERTED, "probe_sockets_inserted", "probe sockets added to the SOCKHASH") \
 	X(PROBE_MSGS,	 "probe_msgs_redirected", "probe messages redirected")	\
-	X(DEMOTED,	 "sockets_demoted",	"fallen-back sockets that left the map once their redirected queue was read")
+	X(DEMOTED,	 "sockets_demoted",	"fallen-back sockets that left the map once their redirected queue was read") \
+	X(FLOW_TO_TCP,	 "flow_switches_to_tcp", "flow control: a receiver held flow_limit bytes, its sender went over TCP") \
+	X(FLOW_TO_REDIRECT, "flow_switches_to_redirect", "flow control: the receiver caught up, its sender redirects again") \
+	X(MSG_FLOW_TCP,	 "msgs_flow_tcp",	"messages sent over TCP while a receiver caught up (flow control)") \
+	X(BYTES_FLOW_TCP, "bytes_flow_tcp",	"bytes sent over TCP while a receiver caught up (flow control)")
 
 #define SA_CNT_ENUM(e, name, help) SA_CNT_##e,
 enum sa_counter {
@@ -230,7 +276,8 @@ _Static_assert(sizeof(struct sa_sock_key) == 56, "sa_sock_key has implicit paddi
 _Static_assert(sizeof(struct sa_lpm_key) == 20, "sa_lpm_key has implicit padding");
 _Static_assert(sizeof(struct sa_layout) == 16, "sa_layout size is frozen");
 _Static_assert(sizeof(struct sa_ctl) == 32, "sa_ctl has implicit padding");
-_Static_assert(sizeof(struct sa_sk_state) == 16, "sa_sk_state has implicit padding");
+_Static_assert(sizeof(struct sa_sk_state) == 32, "sa_sk_state has implicit padding");
+_Static_assert(sizeof(struct sa_rx_seq) == 8, "sa_rx_seq has implicit padding");
 _Static_assert(sizeof(struct sa_features) == 80 + SA_FEAT_SLOTS * SA_FEAT_REASON_LEN,
 	       "sa_features has implicit padding");
 _Static_assert(SA_CNT_MAX < SA_COUNTERS_CAP, "raise SA_COUNTERS_CAP and SA_LAYOUT_VERSION");

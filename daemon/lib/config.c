@@ -163,8 +163,20 @@ static int parse_bool(struct ctx *x, const char *v, bool *out)
 	return 0;
 }
 
+/* "auto" (0) or bytes from 64 KiB to 1 GiB. */
+static int parse_limit(struct ctx *x, const char *v, __u32 *out)
+{
+	if (!strcmp(v, "auto")) {
+		*out = 0;
+		return 0;
+	}
+	if (sa_parse_u32(v, 65536, 1u << 30, out))
+		return bad(x, "auto, or bytes from 65536 to 1073741824", "'%s' is out of range", v);
+	return 0;
+}
+
 #define KEYS "cgroup, pin_dir, max_conns, ports, exclude_ports, local_cidrs, ipv6, queue_limit, " \
-	"memory_bound"
+	"memory_bound, flow_limit"
 
 int sa_config_parse(FILE *f, const char *name, struct sa_config *c, char *err, size_t len)
 {
@@ -223,11 +235,10 @@ int sa_config_parse(FILE *f, const char *name, struct sa_config *c, char *err, s
 			ret = parse_cidrs(&x, val, c->cidrs, &c->n_cidrs);
 		} else if (!strcmp(key, "queue_limit")) {
 			bit = 128;
-			if (!strcmp(val, "auto"))
-				c->queue_limit = 0;
-			else if (sa_parse_u32(val, 65536, 1u << 30, &c->queue_limit))
-				ret = bad(&x, "auto, or bytes from 65536 to 1073741824",
-					  "'%s' is out of range", val);
+			ret = parse_limit(&x, val, &c->queue_limit);
+		} else if (!strcmp(key, "flow_limit")) {
+			bit = 512;
+			ret = parse_limit(&x, val, &c->flow_limit);
 		} else if (!strcmp(key, "memory_bound")) {
 			bit = 256;
 			if (!strcmp(val, "auto"))

@@ -32,6 +32,7 @@ struct sa_config {
 	bool ipv6;
 	__u32 queue_limit;		/* bytes; 0 (auto): net.ipv4.tcp_rmem's maximum */
 	bool unbounded;			/* memory_bound = off: run without any bound */
+	__u32 flow_limit;		/* bytes; 0 (auto): SA_FLOW_LIMIT_DEFAULT */
 	unsigned int n_ports;		/* 0: every port */
 	struct sa_port_range ports[SA_PORT_RANGES_MAX];
 	unsigned int n_exclude;

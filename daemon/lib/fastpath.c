@@ -35,9 +35,9 @@
 struct sa_fastpath {
 	struct bpf_object *obj;
 	struct bpf_map *m_layout, *m_sock_hash, *m_counters, *m_ctl, *m_ports, *m_local_addrs;
-	struct bpf_map *m_marks, *m_features;
+	struct bpf_map *m_marks, *m_features, *m_rx_seq;
 	const struct sa_variant *variant;
-	struct bpf_program *p_sockops, *p_msg;
+	struct bpf_program *p_sockops, *p_msg, *p_rx;	/* p_rx: NULL without flow control */
 	char pin_dir[PATH_MAX];
 	char cgroup[PATH_MAX];
 	__u64 cgroup_id;
@@ -45,6 +45,7 @@ struct sa_fastpath {
 	int cgroup_fd;
 	int sockops_link_fd;
 	int msg_link_fd;	/* -1 with the legacy attach */
+	int rx_link_fd;		/* -1 without flow control */
 	enum sa_msg_attach msg_attach;
 };
 
@@ -254,6 +255,7 @@ static int find_parts(struct sa_fastpath *fp)
 		{ "local_addrs", offsetof(struct sa_fastpath, m_local_addrs) },
 		{ "marks", offsetof(struct sa_fastpath, m_marks) },
 		{ "features", offsetof(struct sa_fastpath, m_features) },
+		{ "rx_seq", offsetof(struct sa_fastpath, m_rx_seq) },
 	};
 
 	for (unsigned int i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
@@ -268,6 +270,9 @@ static int find_parts(struct sa_fastpath *fp)
 	}
 	fp->p_sockops = bpf_object__find_program_by_name(fp->obj, "sa_sockops");
 	fp->p_msg = bpf_object__find_program_by_name(fp->obj, "sa_msg");
+	fp->p_rx = bpf_object__find_program_by_name(fp->obj, "sa_rx");
+	if (fp->p_rx && !bpf_program__autoload(fp->p_rx))
+		fp->p_rx = NULL;
 	if (!fp->p_sockops || !fp->p_msg) {
 		p_err("the BPF object lacks sa_sockops or sa_msg");
 		return -EPROTO;
@@ -332,6 +337,8 @@ static int load_programs(struct sa_fastpath *fp, const struct sa_fastpath_opts *
 		err = bpf_map__set_max_entries(fp->m_sock_hash, o->max_conns);
 	if (!err)	/* at most one mark per socket in the map */
 		err = bpf_map__set_max_entries(fp->m_marks, o->max_conns);
+	if (!err)	/* at most one waiting sender per socket in the map */
+		err = bpf_map__set_max_entries(fp->m_rx_seq, o->max_conns);
 	if (!err)
 		err = check_pinned_maps(fp, o->pin_dir);
 	if (err)
@@ -373,6 +380,43 @@ static int write_state(struct sa_fastpath *fp, const struct pinned_state *st)
 fail:
 	p_err("can't write pinned state in '%s': %s", fp->pin_dir, strerror(errno));
 	return -errno;
+}
+
+/*
+ * Flow control's tracepoint program. Tracing links cannot be updated in
+ * place, so a new link is pinned over the old one: both run for a moment,
+ * publishing the same value into the same map. Without the feature, a link
+ * left by an earlier run is removed: its program would publish for nobody.
+ */
+static int attach_rx(struct sa_fastpath *fp)
+{
+	struct bpf_link *link;
+	char path[PATH_MAX];
+	int err;
+
+	if (!fp->p_rx) {
+		static const char *const stale[] = { SA_PIN_LINK_RX, SA_PIN_PROG_RX };
+
+		for (unsigned int i = 0; i < 2; i++)
+			if (sa_pin_path(path, fp->pin_dir, stale[i]) == 0 && unlink(path) == 0)
+				p_info("removed '%s': flow control is not loaded", path);
+		return 0;
+	}
+	link = bpf_program__attach(fp->p_rx);
+	if (!link) {
+		err = -errno;
+		p_err("can't attach the flow-control program to tracepoint sock_recv_length: %s",
+		      strerror(-err));
+		return err;
+	}
+	fp->rx_link_fd = dup(bpf_link__fd(link));
+	bpf_link__destroy(link);	/* closes its fd only; ours keeps it alive */
+	if (fp->rx_link_fd < 0)
+		return -errno;
+	err = pin_replace(fp->rx_link_fd, fp->pin_dir, SA_PIN_LINK_RX);
+	if (!err)
+		err = pin_replace(bpf_program__fd(fp->p_rx), fp->pin_dir, SA_PIN_PROG_RX);
+	return err;
 }
 
 /* What the programs now in the links run with, for sockaccelctl status. */
@@ -554,7 +598,7 @@ int sa_fastpath_setup(const struct sa_fastpath_opts *o, struct sa_fastpath **out
 	fp = calloc(1, sizeof(*fp));
 	if (!fp)
 		return -ENOMEM;
-	fp->lock_fd = fp->cgroup_fd = fp->sockops_link_fd = fp->msg_link_fd = -1;
+	fp->lock_fd = fp->cgroup_fd = fp->sockops_link_fd = fp->msg_link_fd = fp->rx_link_fd = -1;
 	snprintf(fp->pin_dir, sizeof(fp->pin_dir), "%s", o->pin_dir);
 	snprintf(fp->cgroup, sizeof(fp->cgroup), "%s", o->cgroup);
 	fp->variant = o->variant;
@@ -602,6 +646,8 @@ int sa_fastpath_setup(const struct sa_fastpath_opts *o, struct sa_fastpath **out
 	if (err)
 		goto cleanup;
 	err = attach_sockops(fp);
+	if (!err)
+		err = attach_rx(fp);
 	if (err)
 		goto cleanup;
 	err = record_features(fp);
@@ -631,6 +677,7 @@ void sa_fastpath_close(struct sa_fastpath *fp)
 		return;
 	close_fd(&fp->sockops_link_fd);	/* pinned: closing does not detach */
 	close_fd(&fp->msg_link_fd);
+	close_fd(&fp->rx_link_fd);
 	close_fd(&fp->cgroup_fd);
 	bpf_object__close(fp->obj);	/* pinned maps and links stay */
 	close_fd(&fp->lock_fd);
@@ -666,6 +713,8 @@ const char *sa_fastpath_missing_pin(const struct sa_fastpath *fp)
 		const char *name = sa_pins[i].name;
 
 		if (fp->msg_attach == SA_MSG_ATTACH_LEGACY && strcmp(name, SA_PIN_LINK_MSG) == 0)
+			continue;
+		if (sa_pins[i].feature && !(fp->variant->loaded & sa_pins[i].feature))
 			continue;
 		if (sa_pin_path(path, fp->pin_dir, name) == 0 && access(path, F_OK) != 0)
 			return name;

@@ -12,23 +12,27 @@
 
 #include "log.h"
 #include "mounts.h"
+#include "sockaccel.h"
 #include "pins.h"
 
 const struct sa_pin_desc sa_pins[] = {
-	{ SA_PIN_LAYOUT, SA_PIN_MAP },
-	{ SA_PIN_SOCK_HASH, SA_PIN_MAP },
-	{ SA_PIN_COUNTERS, SA_PIN_MAP },
-	{ SA_PIN_CTL, SA_PIN_MAP },
-	{ SA_PIN_LOCAL_ADDRS, SA_PIN_MAP },
-	{ SA_PIN_PORTS, SA_PIN_MAP },
-	{ SA_PIN_SK_STATE, SA_PIN_MAP },
-	{ SA_PIN_MARKS, SA_PIN_MAP },
-	{ SA_PIN_MARK_GEN, SA_PIN_MAP },
-	{ SA_PIN_FEATURES, SA_PIN_MAP },
-	{ SA_PIN_PROG_MSG, SA_PIN_PROG },
-	{ SA_PIN_PROG_SOCKOPS, SA_PIN_PROG },
-	{ SA_PIN_LINK_MSG, SA_PIN_LINK },
-	{ SA_PIN_LINK_SOCKOPS, SA_PIN_LINK },
+	{ SA_PIN_LAYOUT, SA_PIN_MAP, 0 },
+	{ SA_PIN_SOCK_HASH, SA_PIN_MAP, 0 },
+	{ SA_PIN_COUNTERS, SA_PIN_MAP, 0 },
+	{ SA_PIN_CTL, SA_PIN_MAP, 0 },
+	{ SA_PIN_LOCAL_ADDRS, SA_PIN_MAP, 0 },
+	{ SA_PIN_PORTS, SA_PIN_MAP, 0 },
+	{ SA_PIN_SK_STATE, SA_PIN_MAP, 0 },
+	{ SA_PIN_MARKS, SA_PIN_MAP, 0 },
+	{ SA_PIN_GENS, SA_PIN_MAP, 0 },
+	{ SA_PIN_FEATURES, SA_PIN_MAP, 0 },
+	{ SA_PIN_RX_SEQ, SA_PIN_MAP, 0 },
+	{ SA_PIN_PROG_MSG, SA_PIN_PROG, 0 },
+	{ SA_PIN_PROG_SOCKOPS, SA_PIN_PROG, 0 },
+	{ SA_PIN_PROG_RX, SA_PIN_PROG, SA_FEAT_FLOW },
+	{ SA_PIN_LINK_RX, SA_PIN_LINK, SA_FEAT_FLOW },
+	{ SA_PIN_LINK_MSG, SA_PIN_LINK, 0 },
+	{ SA_PIN_LINK_SOCKOPS, SA_PIN_LINK, 0 },
 };
 const unsigned int sa_pins_cnt = sizeof(sa_pins) / sizeof(sa_pins[0]);
 

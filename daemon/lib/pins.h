@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <sys/types.h>
+#include <linux/types.h>
 
 /*
  * The pin layout, in one place. Maps are pinned by libbpf under their BPF
@@ -21,8 +22,11 @@
 #define SA_PIN_PORTS		"ports"
 #define SA_PIN_SK_STATE		"sk_state"
 #define SA_PIN_MARKS		"marks"
-#define SA_PIN_MARK_GEN		"mark_gen"
+#define SA_PIN_GENS		"gens"
 #define SA_PIN_FEATURES		"features"
+#define SA_PIN_RX_SEQ		"rx_seq"
+#define SA_PIN_PROG_RX		"prog_rx"
+#define SA_PIN_LINK_RX		"link_rx"
 #define SA_PIN_PROG_SOCKOPS	"prog_sockops"
 #define SA_PIN_PROG_MSG		"prog_msg"
 #define SA_PIN_LINK_SOCKOPS	"link_sockops"
@@ -35,6 +39,7 @@ enum sa_pin_kind { SA_PIN_MAP, SA_PIN_PROG, SA_PIN_LINK };
 struct sa_pin_desc {
 	const char *name;
 	enum sa_pin_kind kind;
+	__u32 feature;		/* SA_FEAT_* it exists for; 0: always */
 };
 
 /* In set-up order: teardown walks it backwards (links first, layout last). */

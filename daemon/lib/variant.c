@@ -24,30 +24,34 @@ struct feature_desc {
 	bool kfunc;		/* absent from the object without kfuncs */
 	__u32 alt;		/* the same feature by other means, tried next */
 	bool is_alt;		/* only tried when its primary is refused */
+	__u32 needs;		/* one of these must be loaded for it to be tried */
 	const char *loss;
 };
 
 /* In probing order; a combined load that fails drops them from the end. */
 static const struct feature_desc features[] = {
-	{ SA_FEAT_PEER_BOUND, "peer_bound", true, SA_FEAT_PEER_READ, false,
+	{ SA_FEAT_PEER_BOUND, "peer_bound", true, SA_FEAT_PEER_READ, false, 0,
 	  "the memory bound cannot read the receiver's queue, so each socket may "
 	  "redirect only queue_limit bytes in all before its connection moves to TCP "
 	  "(budget), even when the receiver keeps up" },
-	{ SA_FEAT_PEER_READ, "peer_bound_read", false, 0, true,
+	{ SA_FEAT_PEER_READ, "peer_bound_read", false, 0, true, 0,
 	  "as peer_bound" },
-	{ SA_FEAT_BUDGET, "budget", false, 0, true,
+	{ SA_FEAT_BUDGET, "budget", false, 0, true, 0,
 	  "no memory bound: a receiver that stops reading can hold unbounded memory "
 	  "(up to the host's tcp_mem)" },
-	{ SA_FEAT_DEMOTE, "demote", true, SA_FEAT_DEMOTE_READ, false,
+	{ SA_FEAT_FLOW, "flow_control", false, 0, false, SA_FEAT_PEER_BOUND | SA_FEAT_PEER_READ,
+	  "senders do not block as on TCP: a receiver that falls behind may hold "
+	  "queue_limit bytes, and then its connection moves to TCP for good" },
+	{ SA_FEAT_DEMOTE, "demote", true, SA_FEAT_DEMOTE_READ, false, 0,
 	  "connections that fell back to TCP keep both sockets in the map, so their "
 	  "bulk streams run slower than plain TCP" },
-	{ SA_FEAT_DEMOTE_READ, "demote_read", false, 0, true,
+	{ SA_FEAT_DEMOTE_READ, "demote_read", false, 0, true, 0,
 	  "as demote" },
-	{ SA_FEAT_TFO, "tfo_check", false, 0, false,
+	{ SA_FEAT_TFO, "tfo_check", false, 0, false, 0,
 	  "TCP Fast Open children are accelerated too, so a server that accepts TFO "
 	  "may read data out of order: put its port in exclude_ports or turn server TFO "
 	  "off (net.ipv4.tcp_fastopen)" },
-	{ SA_FEAT_PROBE_MARK, "probe_mark", false, 0, false,
+	{ SA_FEAT_PROBE_MARK, "probe_mark", false, 0, false, 0,
 	  "'sockaccelctl status --probe' connections count as ordinary traffic in the "
 	  "counters" },
 };
@@ -162,6 +166,7 @@ struct bpf_object *sa_variant_open(const struct sa_variant *v, const char *objec
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin_root,
 		    .object_name = "sockaccel");
+	struct bpf_program *p;
 	struct bpf_object *obj;
 	const void *bytes;
 	size_t sz;
@@ -176,6 +181,10 @@ struct bpf_object *sa_variant_open(const struct sa_variant *v, const char *objec
 	if (!obj)
 		return NULL;
 	err = set_features(obj, v->loaded);
+	/* the tracepoint exists only from 6.3 on: load it only for its feature */
+	p = bpf_object__find_program_by_name(obj, "sa_rx");
+	if (!err && p)
+		err = bpf_program__set_autoload(p, v->loaded & SA_FEAT_FLOW);
 	if (err) {
 		bpf_object__close(obj);
 		errno = -err;
@@ -261,7 +270,7 @@ static int trial(const struct sa_variant *v, const char *object_path, __u32 feat
 static int try_features(const struct sa_variant *v, const char *object_path, __u32 feats,
 			char *reason, size_t rlen)
 {
-	static const char *const progs[] = { "sa_msg", "sa_sockops" };
+	static const char *const progs[] = { "sa_msg", "sa_sockops", "sa_rx" };
 	size_t loglen = 16u << 20;
 	char *logbuf;
 	int err;
@@ -270,7 +279,7 @@ static int try_features(const struct sa_variant *v, const char *object_path, __u
 	if (!err)
 		return 0;
 	logbuf = malloc(loglen);
-	for (unsigned int i = 0; logbuf && i < 2; i++) {
+	for (unsigned int i = 0; logbuf && i < sizeof(progs) / sizeof(progs[0]); i++) {
 		char why[SA_FEAT_REASON_LEN] = "";
 
 		if (trial(v, object_path, feats, progs[i], logbuf, loglen, why, sizeof(why))) {
@@ -301,14 +310,17 @@ static void probe_one(struct sa_variant *v, const char *object_path, const struc
 		      __u32 test_mask, const char *no_kfunc_reason)
 {
 	char why[SA_FEAT_REASON_LEN] = "";
+	__u32 with = f->bit | (v->loaded & f->needs);
 
 	v->wanted |= f->bit;
-	if (f->kfunc && !v->kfuncs && !object_path) {
+	if (test_mask & f->bit) {
+		refuse(v, f->bit, "refused by the test switch %s", SA_TEST_REFUSE_ENV);
+	} else if (f->needs && !(v->loaded & f->needs)) {
+		refuse(v, f->bit, "needs one of the features it builds on, all refused");
+	} else if (f->kfunc && !v->kfuncs && !object_path) {
 		refuse(v, f->bit, "needs kfuncs, and this kernel refused the object that calls "
 		       "them: %s", no_kfunc_reason);
-	} else if (test_mask & f->bit) {
-		refuse(v, f->bit, "refused by the test switch %s", SA_TEST_REFUSE_ENV);
-	} else if (try_features(v, object_path, f->bit, why, sizeof(why))) {
+	} else if (try_features(v, object_path, with, why, sizeof(why))) {
 		refuse(v, f->bit, "%s", why);
 	} else {
 		v->loaded |= f->bit;
@@ -354,7 +366,7 @@ int sa_variant_choose(const struct sa_variant_opts *o, struct sa_variant *v)
 
 		if (f->is_alt)
 			continue;	/* only where the primary is refused, below */
-		if (f->bit == SA_FEAT_PEER_BOUND && o->unbounded_ok)
+		if ((f->bit == SA_FEAT_PEER_BOUND || f->bit == SA_FEAT_FLOW) && o->unbounded_ok)
 			continue;
 		probe_one(v, o->object_path, f, test_mask, no_kfunc_reason);
 		if ((v->refused & f->bit) && f->alt)

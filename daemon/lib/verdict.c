@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pins.h"
 #include "variant.h"
 #include "verdict.h"
 
@@ -39,8 +40,15 @@ __u64 sa_insert_failures(const struct sa_state *st)
 
 static bool pin_expected(const struct sa_state *st, const char *name)
 {
+	const struct sa_pin_desc *d = sa_pin_lookup(name);
+
 	/* a legacy sk_msg attach pins no link */
-	return !(st->msg_legacy && strcmp(name, "link_msg") == 0);
+	if (st->msg_legacy && strcmp(name, SA_PIN_LINK_MSG) == 0)
+		return false;
+	/* a feature's pins exist only where it was loaded */
+	if (d && d->feature && st->features_read && !(st->features.loaded & d->feature))
+		return false;
+	return true;
 }
 
 void sa_verdict_judge(const struct sa_state *st, const struct sa_state *earlier,

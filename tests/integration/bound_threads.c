@@ -393,7 +393,9 @@ int main(void)
 
 	ASSERT_OK(tl_init("bound_threads", TL_BUDGET_S), "tl_init");
 	ASSERT_OK(tl_config_write("queue_limit = 65536\n"), "write queue_limit to the config");
-	ASSERT_OK(tl_daemon_start_ready(&d, NULL, 0), "start sockacceld, wait for READY=1");
+	/* the sticky bound: flow control refused (integration.flowctl has it) */
+	ASSERT_OK(tl_daemon_start_variant(&d, "flow_control", "base+"),
+		  "start sockacceld with flow_control refused");
 	if (tl_daemon_output_contains(&d, "queue limit unavailable")) {
 		/* the documented behaviour before 6.2: no bound, and it says so */
 		tl_log("SKIP the bound: this kernel has no bpf_cast_to_kern_ctx (< 6.2); "

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Demotion (docs/design.md, "Demotion"): a connection whose receiver went
- * over the queue limit continues on TCP, and each of its sockets leaves the
+ * over the queue limit continues on TCP for good (the sticky bound: flow
+ * control is refused through the test switch here), and each of its sockets leaves the
  * SOCKHASH once its own redirected queue has been read. queue_limit = 4 MiB.
  *
  *  1. Bulk: 128 MiB in 1 MiB send()s to a receiver asleep 1 s: byte-exact;
@@ -202,7 +203,10 @@ int main(void)
 
 	ASSERT_OK(tl_init("demote", TL_BUDGET_S), "tl_init");
 	ASSERT_OK(tl_config_write("queue_limit = 4194304\n"), "write queue_limit to the config");
-	ASSERT_OK(tl_daemon_start_ready(&d, NULL, 0), "start sockacceld, wait for READY=1");
+	/* demotion follows the sticky fallback; flow control would bring these
+	 * connections back to redirecting instead (integration.flowctl) */
+	ASSERT_OK(tl_daemon_start_variant(&d, "flow_control", "base+"),
+		  "start sockacceld with flow_control refused");
 	demote_on = tl_daemon_has_feature(&d, "demote") ||
 		    tl_daemon_has_feature(&d, "demote_read");
 	if (demote_on) {
@@ -220,7 +224,8 @@ int main(void)
 
 	if (demote_on) {
 		tl_log("---- 4. the peer cannot be read: the budget's marks demote too");
-		ASSERT_OK(tl_daemon_start_variant(&d, "peer_bound,peer_bound_read", "base+budget+"),
+		ASSERT_OK(tl_daemon_start_variant(&d, "peer_bound,peer_bound_read,flow_control",
+						  "base+budget+"),
 			  "sockacceld with both peer reads refused");
 		ASSERT_TRUE(tl_daemon_output_contains(&d, "+demote"), "it demotes");
 		ASSERT_TRUE(bulk(), "bulk stream under the budget");
@@ -229,7 +234,8 @@ int main(void)
 	}
 
 	tl_log("---- 5. the kfunc refused: demote_read (bpf_probe_read_kernel) demotes");
-	ASSERT_OK(tl_daemon_start_variant(&d, "demote", "base+"), "sockacceld with demote refused");
+	ASSERT_OK(tl_daemon_start_variant(&d, "demote,flow_control", "base+"),
+		  "sockacceld with demote refused");
 	demote_on = tl_daemon_has_feature(&d, "demote_read");
 	if (demote_on) {
 		ASSERT_TRUE(both_ways(), "both ways with demote_read");
@@ -241,7 +247,7 @@ int main(void)
 	tl_daemon_release(&d);
 
 	tl_log("---- 6. no way to demote: fallback alone, nothing lost");
-	ASSERT_OK(tl_daemon_start_variant(&d, "demote,demote_read", "base+"),
+	ASSERT_OK(tl_daemon_start_variant(&d, "demote,demote_read,flow_control", "base+"),
 		  "sockacceld with both demotes refused");
 	ASSERT_TRUE(tl_daemon_output_contains(&d, "demote refused"),
 		    "sockacceld names the refused feature");

@@ -77,6 +77,7 @@ static struct feat {
 	{ "peer_bound", SA_FEAT_PEER_BOUND, NULL },
 	{ "peer_bound_read", 0, "peer_bound" },
 	{ "budget", SA_FEAT_BUDGET, NULL },
+	{ "flow_control", SA_FEAT_FLOW, NULL },
 	{ "demote", SA_FEAT_DEMOTE, NULL },
 	{ "demote_read", 0, "demote" },
 	{ "tfo_check", SA_FEAT_TFO, NULL },
@@ -86,8 +87,8 @@ static struct feat {
 
 /* The optional features the ladder tries first (budget only stands in
  * for a missing peer_bound). */
-static const __u32 primaries[] = { SA_FEAT_PEER_BOUND, SA_FEAT_DEMOTE, SA_FEAT_TFO,
-				   SA_FEAT_PROBE_MARK };
+static const __u32 primaries[] = { SA_FEAT_PEER_BOUND, SA_FEAT_FLOW, SA_FEAT_DEMOTE,
+				   SA_FEAT_TFO, SA_FEAT_PROBE_MARK };
 #define N_PRIMARIES (sizeof(primaries) / sizeof(primaries[0]))
 
 static void feats_resolve(void)
@@ -720,8 +721,8 @@ int main(void)
 			tl_log("---- %s: refused by this kernel already, not forced", feat_name(bit));
 			continue;
 		}
-		if (bit == SA_FEAT_PEER_BOUND)
-			loaded |= SA_FEAT_BUDGET;
+		if (bit == SA_FEAT_PEER_BOUND)	/* and flow control, built on it */
+			loaded = (loaded & ~SA_FEAT_FLOW) | SA_FEAT_BUDGET;
 		named |= bit;
 		fresh |= cap & ~krefused;
 		name_list(cap, list, sizeof(list));

@@ -1,28 +1,32 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * The per-connection memory bound (docs/design.md, "Bounded memory per
- * connection"), with queue_limit = 4 MiB from the config file:
+ * connection" and "Flow control"), with queue_limit = 4 MiB from the config
+ * file. Each part sends 256 MiB of pattern in 1 MiB send()s to a receiver
+ * that sleeps 3 s before it reads: byte-exact, EOF right after, and the
+ * receiver's queued memory (SO_MEMINFO rmem_alloc, what `ss -tm` shows as
+ * r, sampled every millisecond) peaks within the limit + one write + the
+ * receiver's own TCP buffer (sk_rcvbuf).
  *
- *  1. 256 MiB of pattern in 1 MiB send()s to a receiver that sleeps 3 s
- *     before it reads, through the built-in programs: byte-exact with EOF
- *     after it; the writer's direction is marked in sk_state and counted
- *     (directions_fallen_back, msgs_fallback); the rest went over TCP; and
- *     the receiver's queued memory (SO_MEMINFO rmem_alloc, what `ss -tm`
- *     shows as r, sampled every millisecond) peaked within
- *     queue_limit + one write + the receiver's own TCP buffer (sk_rcvbuf).
- *     (with whichever bound this kernel gives: see the variant in the log)
- *  2. peer_bound refused through the test switch (SOCKACCEL_TEST_REFUSE):
- *     peer_bound_read (bpf_probe_read_kernel) bounds the same transfer.
- *  3. Both refused: sockacceld reports variant base+budget and names the
- *     refusal, and the same transfer is bounded by the budget just as well.
+ *  0. Flow control, where this kernel loads it (its limit defaults to
+ *     queue_limit): the writer goes over TCP (flow_switches_to_tcp) and TCP
+ *     carries what was sent while the reader slept.
+ *  1. Flow control refused (SOCKACCEL_TEST_REFUSE): the sticky bound; the
+ *     writer's direction is marked in sk_state and counted
+ *     (directions_fallen_back, msgs_fallback); the rest went over TCP.
+ *  2. peer_bound refused too: peer_bound_read (bpf_probe_read_kernel)
+ *     bounds the same transfer.
+ *  3. Both peer reads refused: sockacceld reports variant base+budget and
+ *     names the refusal, and the same transfer is bounded by the budget.
  *  4. Every bound refused: sockacceld exits SA_EXIT_NO_BOUND and names
  *     memory_bound = off; with that set, it runs, says it is unbounded by
- *     configuration, and the same transfer is byte-exact, never marked, and
- *     peaks above what the bound allows (or parts 1-2 proved nothing).
- *  5. Back to the built-in programs: 16 connections at once, readers
- *     alternately slow (asleep 2 s, then paced) and fast, writers never
- *     waiting for their reader: all byte-exact; every slow reader's writer
- *     fell back, and each slow receiver's peak is within the same bound.
+ *     configuration, and the same transfer (at most a quarter of tcp_mem)
+ *     is byte-exact, never marked, and peaks above what the bound allows
+ *     (or the parts above proved nothing).
+ *  5. The sticky bound again: 16 connections at once, readers alternately
+ *     slow (asleep 2 s, then paced) and fast, writers never waiting for
+ *     their reader: all byte-exact; every slow reader's writer fell back,
+ *     and each slow receiver's peak is within the same bound.
  *
  * Figures (peaks, sockstat TCP memory) are printed as "FIGURE ..." lines.
  */
@@ -140,8 +144,16 @@ static __u64 unbounded_len(void)
  * the bound. *@peak gets the receiver's peak rmem_alloc, *@allow what the
  * bound allowed it.
  */
-static bool big_transfer(const char *label, bool bounded, __u64 *peak, __u64 *allow)
+/* What holds the writer back in a big_transfer(). */
+enum holder {
+	HOLD_FLOW,	/* flow control: TCP until the reader catches up */
+	HOLD_STICKY,	/* the bound: TCP for good */
+	HOLD_NONE,	/* memory_bound = off */
+};
+
+static bool big_transfer(const char *label, enum holder hold, __u64 *peak, __u64 *allow)
 {
+	bool bounded = hold != HOLD_NONE;
 	__u64 total = bounded ? TOTAL : unbounded_len();
 	struct tl_pair_opts o = { .family = TL_INET4 };
 	struct tl_pair p = TL_PAIR_INIT;
@@ -190,7 +202,15 @@ static bool big_transfer(const char *label, bool bounded, __u64 *peak, __u64 *al
 	       (unsigned long long)cb.sent, (unsigned long long)total,
 	       (unsigned long long)smp.samples);
 
-	if (bounded) {
+	if (hold == HOLD_FLOW) {
+		ASSERT_GE(after[SA_CNT_FLOW_TO_TCP] - before[SA_CNT_FLOW_TO_TCP], 1,
+			  "the writer went over TCP (flow_switches_to_tcp)");
+		ASSERT_GT(after[SA_CNT_MSG_FLOW_TCP] - before[SA_CNT_MSG_FLOW_TCP], 0,
+			  "msgs_flow_tcp counts the messages sent over TCP");
+		ASSERT_GT(cb.sent, 0, "TCP carried the bytes sent while the reader slept");
+		ASSERT_LE(*peak, *allow,
+			  "peak queued memory within the limit + one write + TCP's buffer");
+	} else if (bounded) {
 		ASSERT_EQ(fb, 1, "the writer's direction is marked fallen back in sk_state");
 		ASSERT_GE(after[SA_CNT_FALLBACKS] - before[SA_CNT_FALLBACKS], 1,
 			  "directions_fallen_back counts it");
@@ -310,25 +330,36 @@ int main(void)
 {
 	struct tl_daemon d = TL_DAEMON_INIT;
 	__u64 peak_b = 0, allow_b = 0, peak_g = 0, allow_g = 0, peak_u = 0, allow_u = 0;
-	__u64 peak_r = 0, allow_r = 0;
+	__u64 peak_r = 0, allow_r = 0, peak_f = 0, allow_f = 0;
 
 	ASSERT_OK(tl_init("membound", TL_BUDGET_S), "tl_init");
 	ASSERT_OK(tl_config_write("queue_limit = 4194304\n"), "write queue_limit to the config");
 
-	/* 1. The in-kernel bound from the receiver's queue, where it loads. */
+	/* 0. What this kernel gives: flow control where it loads. */
 	ASSERT_OK(tl_daemon_start_ready(&d, NULL, 0), "start sockacceld, wait for READY=1");
 	ASSERT_TRUE(tl_daemon_output_contains(&d, "queue limit from queue_limit"),
 		    "sockacceld took the queue limit from the config file");
-	ASSERT_TRUE(big_transfer("bounded", true, &peak_b, &allow_b),
+	if (tl_daemon_has_feature(&d, "flow_control")) {
+		ASSERT_TRUE(big_transfer("flow", HOLD_FLOW, &peak_f, &allow_f),
+			    "with flow control (its limit is queue_limit's by default)");
+		ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");
+		tl_daemon_release(&d);
+		/* the rungs below are the sticky bound's */
+		ASSERT_OK(tl_daemon_start_variant(&d, "flow_control", "base+"),
+			  "sockacceld with flow_control refused");
+	}
+
+	/* 1. The sticky in-kernel bound from the receiver's queue. */
+	ASSERT_TRUE(big_transfer("bounded", HOLD_STICKY, &peak_b, &allow_b),
 		    "with the bound this kernel gives");
 	ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");
 	ASSERT_EXIT(d.status, SA_EXIT_OK, "sockacceld after SIGTERM");
 	tl_daemon_release(&d);
 
 	/* 2. The kfunc refused: the same bound through bpf_probe_read_kernel. */
-	ASSERT_OK(tl_daemon_start_variant(&d, "peer_bound", "base+peer_bound_read"),
+	ASSERT_OK(tl_daemon_start_variant(&d, "peer_bound,flow_control", "base+peer_bound_read"),
 		  "sockacceld with peer_bound refused reads the peer another way");
-	ASSERT_TRUE(big_transfer("read", true, &peak_r, &allow_r), "with peer_bound_read");
+	ASSERT_TRUE(big_transfer("read", HOLD_STICKY, &peak_r, &allow_r), "with peer_bound_read");
 	ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");
 	tl_daemon_release(&d);
 
@@ -337,7 +368,7 @@ int main(void)
 		  "sockacceld with both peer reads refused runs the budget");
 	ASSERT_TRUE(tl_daemon_output_contains(&d, "peer_bound refused"),
 		    "sockacceld names the refused feature");
-	ASSERT_TRUE(big_transfer("budget", true, &peak_g, &allow_g), "with the budget");
+	ASSERT_TRUE(big_transfer("budget", HOLD_STICKY, &peak_g, &allow_g), "with the budget");
 	ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");
 	tl_daemon_release(&d);
 
@@ -355,17 +386,18 @@ int main(void)
 	ASSERT_OK(tl_daemon_start_variant(&d, NULL, "base"), "sockacceld with memory_bound = off");
 	ASSERT_TRUE(tl_daemon_output_contains(&d, "memory bound off by configuration"),
 		    "sockacceld says it runs unbounded by configuration");
-	ASSERT_TRUE(big_transfer("unbounded", false, &peak_u, &allow_u), "without the bound");
+	ASSERT_TRUE(big_transfer("unbounded", HOLD_NONE, &peak_u, &allow_u), "without the bound");
 	tl_log("FIGURE peak memory of one slow connection: %.2f MiB without the bound, "
-	       "%.2f MiB with peer_bound, %.2f MiB with peer_bound_read, %.2f MiB with the "
-	       "budget (queue_limit 4 MiB)", (double)peak_u / MiB, (double)peak_b / MiB,
+	       "%.2f MiB with flow control, %.2f MiB with the sticky bound, %.2f MiB with "
+	       "peer_bound_read, %.2f MiB with the budget (queue_limit 4 MiB)",
+	       (double)peak_u / MiB, (double)peak_f / MiB, (double)peak_b / MiB,
 	       (double)peak_r / MiB, (double)peak_g / MiB);
 	ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");
 	tl_daemon_release(&d);
 
 	ASSERT_OK(tl_config_write("queue_limit = 4194304\n"), "back to the default bound");
-	ASSERT_OK(tl_daemon_start_ready(&d, NULL, 0),
-		  "restart sockacceld with the built-in programs");
+	ASSERT_OK(tl_daemon_start_variant(&d, "flow_control", "base+"),
+		  "restart sockacceld with the sticky bound");
 	ASSERT_TRUE(many(), "16 connections, slow and fast readers");
 
 	ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");

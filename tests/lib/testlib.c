@@ -1600,28 +1600,16 @@ const char *tl_write_mode_name(enum tl_write_mode m)
 
 /*
  * How far a writer may run ahead of its reader. A TCP sender is held back by
- * the receive window; a redirecting one never is, and sockacceld moves a
- * direction back to TCP for good once the receiver holds more than its queue
- * limit (by default tcp_rmem's maximum). Staying well inside that keeps a
- * stream accelerated from the first byte to the last.
+ * the receive window; a redirecting one is held back by sockacceld's flow
+ * control, which sends over TCP while the receiver holds more than
+ * flow_limit (SA_FLOW_LIMIT_DEFAULT), or, without flow control, by the bound
+ * that moves a connection to TCP for good past queue_limit. A quarter of
+ * the flow limit plus one write stays well inside both, so a stream is
+ * redirected from the first byte to the last.
  */
 static __u64 default_max_ahead(void)
 {
-	unsigned long long lo, def, max = 0;
-	__u64 ahead;
-	FILE *f = fopen("/proc/sys/net/ipv4/tcp_rmem", "re");
-
-	if (f) {
-		if (fscanf(f, "%llu %llu %llu", &lo, &def, &max) != 3)
-			max = 0;
-		fclose(f);
-	}
-	ahead = max ? max / 4 : 1 << 20;
-	if (ahead < 256 << 10)
-		ahead = 256 << 10;
-	if (ahead > 16 << 20)
-		ahead = 16 << 20;
-	return ahead;
+	return SA_FLOW_LIMIT_DEFAULT / 4;
 }
 
 void tl_stream_init(struct tl_stream *s, const char *name, __u64 len, enum tl_write_mode mode)

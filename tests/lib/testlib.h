@@ -286,8 +286,8 @@ struct tl_stream {
 	enum tl_write_mode mode;
 	size_t max_write;	/* largest write (default 1 MiB) */
 	__u64 max_ahead;	/* writer stays this close to the reader (default:
-				 * tcp_rmem max / 4, within 256 KiB .. 16 MiB, so
-				 * sockacceld's queue limit is never reached) */
+				 * a quarter of the flow limit, so that neither
+				 * flow control nor the bound sends it to TCP) */
 	unsigned int pace_us;	/* sleep after every write (default 0) */
 	bool gated;		/* write only up to tl_stream_allow() (default off) */
 	bool shutdown;		/* shutdown(SHUT_WR) after the last byte, and the

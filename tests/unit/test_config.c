@@ -36,6 +36,8 @@ static const struct conf_case cases[] = {
 	{ "just words\n", -EINVAL, "is not a setting" },
 	{ "ipv6 = yes\nipv6 = no\n", -EINVAL, "t.conf:2: key 'ipv6': set twice" },
 	{ "memory_bound = auto\n", 0, NULL },
+	{ "flow_limit = auto\nqueue_limit = 1048576\n", 0, NULL },
+	{ "flow_limit = 4096\n", -EINVAL, "'4096' is out of range" },
 	{ "memory_bound = none\n", -EINVAL, "accepted: auto, off" },
 	{ "memory_bound = off\nmemory_bound = auto\n", -EINVAL, "set twice" },
 };
@@ -89,6 +91,8 @@ int main(void)
 	CHECK(!c.unbounded, "a memory bound by default");
 	CHECK_EQ(parse("memory_bound = off\n", &c, err, sizeof(err)), 0, "memory_bound = off");
 	CHECK(c.unbounded, "off means no bound");
+	CHECK_EQ(parse("flow_limit = 2097152\n", &c, err, sizeof(err)), 0, "flow_limit");
+	CHECK_EQ(c.flow_limit, 2097152, "flow_limit in bytes");
 
 	/* the default file may be absent; a named one may not */
 	CHECK_EQ(sa_config_load("/nonexistent/sockaccel.conf", false, &c, err, sizeof(err)), 0,
