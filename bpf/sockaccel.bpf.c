@@ -62,6 +62,7 @@ struct sock_common___sa {
 
 struct sock {
 	struct sock_common___sa __sk_common;
+	__u8 sk_userlocks;
 	int sk_rcvbuf;
 	struct sock_backlog___sa sk_backlog;
 	void *sk_user_data;
@@ -84,6 +85,8 @@ struct sk_psock {
  * a psock carries SK_USER_DATA_PSOCK. */
 #define SA_SK_USER_DATA_PSOCK	4UL
 #define SA_SK_USER_DATA_PTRMASK	(~7UL)
+/* sk_userlocks: the application set SO_RCVBUF (SOCK_RCVBUF_LOCK, sock.h) */
+#define SA_SOCK_RCVBUF_LOCK	2
 
 #ifndef SA_NO_KFUNCS
 /* Weak: an object that names them still loads where they are missing, as
@@ -613,7 +616,8 @@ int sa_sockops(struct bpf_sock_ops *ops)
  * (PEER_READ). The peer is never handed to a helper: some kernels type it
  * untrusted. False when neither is loaded or there is no peer.
  */
-static __always_inline bool peer_mem(struct sk_msg_md *msg, int *rmem, int *rcvbuf)
+static __always_inline bool peer_mem(struct sk_msg_md *msg, int *rmem, int *rcvbuf,
+				     __u8 *locks)
 {
 	struct sock *peer = NULL;
 
@@ -626,6 +630,7 @@ static __always_inline bool peer_mem(struct sk_msg_md *msg, int *rmem, int *rcvb
 			return false;
 		*rcvbuf = peer->sk_rcvbuf;
 		*rmem = peer->sk_backlog.rmem_alloc.counter;
+		*locks = peer->sk_userlocks;
 		return true;
 	}
 #endif
@@ -636,6 +641,7 @@ static __always_inline bool peer_mem(struct sk_msg_md *msg, int *rmem, int *rcvb
 		return false;
 	*rcvbuf = BPF_CORE_READ(peer, sk_rcvbuf);
 	*rmem = BPF_CORE_READ(peer, sk_backlog.rmem_alloc.counter);
+	*locks = BPF_CORE_READ(peer, sk_userlocks);
 	return true;
 }
 
@@ -652,8 +658,9 @@ static __always_inline bool peer_mem(struct sk_msg_md *msg, int *rmem, int *rcvb
 static __always_inline bool peer_over_limit(struct sk_msg_md *msg, const struct sa_ctl *sw)
 {
 	int rmem = 0, limit = 0;
+	__u8 locks = 0;
 
-	if (!peer_mem(msg, &rmem, &limit))
+	if (!peer_mem(msg, &rmem, &limit, &locks))
 		return false;
 	/* sk_rcvbuf of a redirect-only receiver never grows (TCP autotuning
 	 * sees no traffic), so the limit is at least what user space set:
@@ -800,9 +807,16 @@ int sa_msg(struct sk_msg_md *msg)
 		count(c, SA_CNT_BYTES_REDIRECTED, msg->size);
 	}
 	if (HAS(FLOW) && st) {
-		int rmem = 0, rcvbuf = 0;
+		int rmem = 0, rcvbuf = 0, limit = (int)flow_limit(sw);
+		__u8 locks = 0;
 
-		if (!peer_mem(msg, &rmem, &rcvbuf) || rmem <= (int)flow_limit(sw))
+		if (!peer_mem(msg, &rmem, &rcvbuf, &locks))
+			return SK_PASS;
+		/* a receiver whose application set SO_RCVBUF holds no more than
+		 * that on TCP either (its window never grows past it) */
+		if ((locks & SA_SOCK_RCVBUF_LOCK) && rcvbuf < limit)
+			limit = rcvbuf;
+		if (rmem <= limit)
 			return SK_PASS;
 		if (flow_to_tcp(msg, st, &peer))
 			count(c, SA_CNT_FLOW_TO_TCP, 1);

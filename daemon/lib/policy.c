@@ -217,10 +217,9 @@ int sa_policy_apply_config(struct sa_policy *p, const struct sa_config *c)
 		return -errno;
 	ctl.policy = (c->n_ports ? SA_POLICY_PORTS_LISTED : 0) | (c->ipv6 ? 0 : SA_POLICY_NO_IPV6);
 	ctl.queue_limit = c->queue_limit ? c->queue_limit : sa_tcp_rmem_max();
-	/* auto: as much as the sticky bound allows; a smaller flow_limit holds
-	 * senders back nearer TCP's own point, at the price of more of a
-	 * windowed stream going over TCP (docs/design.md, "Flow control") */
-	ctl.flow_limit = c->flow_limit ? c->flow_limit : ctl.queue_limit;
+	/* auto: near TCP's own point, so that a sender blocks or times out
+	 * about where it would on TCP (docs/design.md, "Flow control") */
+	ctl.flow_limit = c->flow_limit ? c->flow_limit : SA_FLOW_LIMIT_DEFAULT;
 	if (bpf_map_update_elem(p->maps.ctl, &zero, &ctl, BPF_ANY) < 0) {
 		err = -errno;
 		p_err("can't write the policy flags: %s", strerror(-err));
