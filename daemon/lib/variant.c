@@ -126,8 +126,8 @@ static __u32 test_refused(bool *base)
 
 /* --- trial loads ------------------------------------------------------ */
 
-/* libbpf's last warning while a trial runs: the reason when the verifier
- * never ran (a missing kfunc, a failed relocation). */
+/* libbpf's first telling warning while a trial runs: the reason when the
+ * verifier never ran (a missing kfunc or tracepoint, a failed relocation). */
 static char libbpf_last[SA_FEAT_REASON_LEN];
 
 __attribute__((format(printf, 2, 0)))
@@ -135,13 +135,14 @@ static int capture_print(enum libbpf_print_level level, const char *fmt, va_list
 {
 	char line[512];
 
-	if (level != LIBBPF_WARN)
+	if (level != LIBBPF_WARN || libbpf_last[0])
 		return 0;
 	vsnprintf(line, sizeof(line), fmt, ap);
 	line[strcspn(line, "\n")] = '\0';
-	/* the log dump's frame lines carry no reason */
+	/* the log dump's frame lines and the generic "failed to load" that
+	 * follows the real reason carry nothing */
 	if (line[0] && !strstr(line, "-- BEGIN") && !strstr(line, "-- END") &&
-	    !strstr(line, "failed to load object") && !strstr(line, "failed to load program"))
+	    !strstr(line, "failed to load"))
 		snprintf(libbpf_last, sizeof(libbpf_last), "%.*s",
 			 (int)sizeof(libbpf_last) - 1, line);
 	return 0;
