@@ -131,7 +131,7 @@ END {
 	print ""
 	title["rr"] = "rr: ping-pong on one connection (round trips/s)"
 	title["stream"] = "stream: bulk writes, MB/s received and verified (no flow control but TCP'"'"'s)"
-	title["wstream"] = "wstream: bulk writes with an application window of half the queue limit, MB/s received and verified"
+	title["wstream"] = "wstream: bulk writes with an application window of half the flow limit (1 MiB), MB/s received and verified"
 	title["crr"] = "crr: connect, exchange 32 B, close (connections/s)"
 	title["redis"] = "redis-benchmark, 50 clients (requests/s)"
 	title["nginx"] = "nginx + wrk, 1 thread, 50 connections (requests/s)"

@@ -2,7 +2,8 @@
 /*
  * sockaccelctl disable with one receiver paused: 3 streams with active
  * readers and one connection whose receiver does not read, holding 3 MiB
- * that were redirected to it (not over TCP, under the queue limit):
+ * that were redirected to it (not over TCP: under the queue limit and the
+ * flow limit, 8 MiB here):
  *  - `disable --timeout 3` drains the others, exits 5 and says 1 socket
  *    remains (7 drained);
  *  - the paused receiver's socket is the one entry left in the (now
@@ -56,6 +57,9 @@ int main(void)
 		s[i].gated = true;
 	}
 	ASSERT_OK(tl_init("ctl_disable_paused", TL_BUDGET_S), "tl_init");
+	/* the paused receiver holds 3 MiB, all redirected: above the default
+	 * flow limit, flow control would send the last of it over TCP */
+	ASSERT_OK(tl_config_write("flow_limit = 8388608\n"), "flow_limit 8 MiB");
 	ASSERT_OK(tl_daemon_start_ready(&d, NULL, 0), "start sockacceld, wait for READY=1");
 	ASSERT_OK(tl_pins_open(&pins), "open pinned sock_hash and counters");
 	for (int i = 0; i < NACTIVE; i++) {

@@ -2,7 +2,8 @@
 /*
  * sa_stream: one loopback TCP connection inside this process's cgroup, a
  * paced pattern stream over it, verified byte by byte at the receiver.
- * For tests that drive sockaccel from outside C (the systemd tests): it
+ * The writer stays within WINDOW of the reader, as an application window
+ * would hold it. For tests that drive sockaccel from outside C (the systemd tests): it
  * needs no library, prints one line of JSON, exits 0 only when every byte
  * arrived in order and EOF came right after the last one.
  *
@@ -23,11 +24,18 @@
 #include <arpa/inet.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
 #define CHUNK 65536
 #define READ_TIMEOUT_MS 10000
+/* The writer stays this close to the reader, as a TCP window would hold it:
+ * below sockaccel's flow limit (2 MiB), so the stream is redirected whole. */
+#define WINDOW (512 * 1024)
+
+/* What the reader has verified, shared with the forked writer. */
+static volatile unsigned long long *progress;
 
 static unsigned char pattern_byte(unsigned long long off)
 {
@@ -71,6 +79,8 @@ static int writer(int fd, unsigned long long total, unsigned long long duration_
 			while (now_ms() < due)
 				usleep(1000);
 		}
+		while (off - *progress > WINDOW)
+			usleep(50);
 		fill(buf, off, n);
 		w = send(fd, buf, n, MSG_NOSIGNAL);
 		if (w < 0) {
@@ -126,6 +136,7 @@ static int reader(int fd, unsigned long long total, unsigned long long *got, cha
 			}
 		}
 		off += (unsigned long long)n;
+		*progress = off;
 		if (off > total) {
 			snprintf(why, len, "more bytes than sent (%llu)", off);
 			break;
@@ -187,7 +198,9 @@ int main(int argc, char **argv)
 		printf("{\"ok\":false,\"error\":\"loopback connection: %s\"}\n", strerror(errno));
 		return 1;
 	}
-	if (pipe(pipefd) || pipe(donefd))
+	progress = mmap(NULL, sizeof(*progress), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			-1, 0);
+	if (progress == MAP_FAILED || pipe(pipefd) || pipe(donefd))
 		return 1;
 	pid = fork();
 	if (pid == 0) {
