@@ -128,14 +128,14 @@ static __u32 test_refused(bool *base)
 
 /* libbpf's first telling warning while a trial runs: the reason when the
  * verifier never ran (a missing kfunc or tracepoint, a failed relocation). */
-static char libbpf_last[SA_FEAT_REASON_LEN];
+static char libbpf_first[SA_FEAT_REASON_LEN];
 
 __attribute__((format(printf, 2, 0)))
 static int capture_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	char line[512];
 
-	if (level != LIBBPF_WARN || libbpf_last[0])
+	if (level != LIBBPF_WARN || libbpf_first[0])
 		return 0;
 	vsnprintf(line, sizeof(line), fmt, ap);
 	line[strcspn(line, "\n")] = '\0';
@@ -143,8 +143,8 @@ static int capture_print(enum libbpf_print_level level, const char *fmt, va_list
 	 * follows the real reason carry nothing */
 	if (line[0] && !strstr(line, "-- BEGIN") && !strstr(line, "-- END") &&
 	    !strstr(line, "failed to load"))
-		snprintf(libbpf_last, sizeof(libbpf_last), "%.*s",
-			 (int)sizeof(libbpf_last) - 1, line);
+		snprintf(libbpf_first, sizeof(libbpf_first), "%.*s",
+			 (int)sizeof(libbpf_first) - 1, line);
 	return 0;
 }
 
@@ -253,13 +253,13 @@ static int trial(const struct sa_variant *v, const char *object_path, __u32 feat
 	}
 	if (logbuf)
 		logbuf[0] = '\0';
-	libbpf_last[0] = '\0';
+	libbpf_first[0] = '\0';
 	err = bpf_object__load(obj);
 	if (err && reason) {
 		if (logbuf && logbuf[0])
 			verifier_reason(logbuf, reason, rlen);
-		else if (libbpf_last[0])
-			snprintf(reason, rlen, "%s", libbpf_last);
+		else if (libbpf_first[0])
+			snprintf(reason, rlen, "%s", libbpf_first);
 		else
 			snprintf(reason, rlen, "%s", strerror(-err));
 	}
