@@ -77,8 +77,24 @@ struct list_head___sa {
 	struct list_head___sa *next;
 } __attribute__((preserve_access_index));
 
+struct refcount_struct___sa {
+	struct atomic___sa refs;
+} __attribute__((preserve_access_index));
+
 struct sk_psock {
 	struct list_head___sa ingress_msg;
+	struct refcount_struct___sa refcnt;
+} __attribute__((preserve_access_index));
+
+/* The reading task's system call, for the splice guard: the user registers
+ * saved at kernel entry (bpf_task_pt_regs). One flavour per architecture;
+ * a kernel without the field refuses only that feature. */
+struct pt_regs___x86 {
+	unsigned long orig_ax;
+} __attribute__((preserve_access_index));
+
+struct pt_regs___arm64 {
+	int syscallno;
 } __attribute__((preserve_access_index));
 
 /* sk_user_data's low bits are flags (SK_USER_DATA_* in include/net/sock.h);
@@ -182,6 +198,17 @@ struct {
 	__type(value, struct sa_rx_seq);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } rx_seq SEC(".maps");
+
+/* Processes that read accelerated sockets other than by recvmsg
+ * (sockaccel.h, sa_stepaside). LRU: a host with more such programs than
+ * entries forgets the oldest, which then step aside again on first use. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SA_STEPASIDE_MAX);
+	__type(key, struct sa_stepaside_key);
+	__type(value, struct sa_stepaside);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} stepaside SEC(".maps");
 
 /* What the loaded programs run with; written by the loader only. */
 struct {
@@ -351,9 +378,10 @@ static __always_inline bool policy_allows(const struct sa_sock_key *k)
 	return true;
 }
 
+/* bpf_ktime_get_ns: tracing programs may not call the coarse clock */
 static __always_inline __u32 now_units(void)
 {
-	return (__u32)(bpf_ktime_get_coarse_ns() >> 20);
+	return (__u32)(bpf_ktime_get_ns() >> 20);
 }
 
 static __always_inline __u32 gen_now(__u32 which)
@@ -477,15 +505,23 @@ static __always_inline unsigned long own_psock(struct bpf_sock_ops *ops)
 }
 
 /*
- * Has the socket's own psock no redirected bytes left to read? Then leaving
- * the map purges nothing (sk_psock_drop zaps ingress_msg). A message is
- * unlinked only once fully read, so an empty list means all of it was.
- * Plain loads (DEMOTE) or bpf_probe_read_kernel (DEMOTE_READ): no helper
- * gets a pointer walked out of a kernel struct.
+ * What a socket's psock holds: is its redirected queue empty (then leaving
+ * the map purges nothing: sk_psock_drop zaps ingress_msg; a message is
+ * unlinked only once fully read, so an empty list means all of it was), and
+ * how many references it has (the map's own is one; every redirect into
+ * the socket, and every send or read on it, holds another while it runs).
+ * Plain loads (DEMOTE) or bpf_probe_read_kernel: no helper gets a pointer
+ * walked out of a kernel struct.
  */
-static __always_inline bool own_redirected_queue_empty(struct bpf_sock_ops *ops)
+struct psock_view {
+	bool empty;
+	int refs;
+};
+
+static __always_inline bool psock_read(unsigned long psock, struct psock_view *v)
 {
-	unsigned long psock = own_psock(ops), head, next = 0;
+	unsigned long head, next = 0;
+	int refs = 0;
 
 	if (!psock)
 		return false;
@@ -495,12 +531,26 @@ static __always_inline bool own_redirected_queue_empty(struct bpf_sock_ops *ops)
 		struct sk_psock *p = bpf_rdonly_cast((void *)psock,
 						     bpf_core_type_id_kernel(struct sk_psock));
 
-		return (unsigned long)p->ingress_msg.next == head;
+		v->empty = (unsigned long)p->ingress_msg.next == head;
+		v->refs = p->refcnt.refs.counter;
+		return true;
 	}
 #endif
-	if (bpf_probe_read_kernel(&next, sizeof(next), (void *)head))
+	if (bpf_probe_read_kernel(&next, sizeof(next), (void *)head) ||
+	    bpf_probe_read_kernel(&refs, sizeof(refs),
+				  (void *)(psock + bpf_core_field_offset(struct sk_psock,
+									 refcnt.refs.counter))))
 		return false;
-	return next == head;
+	v->empty = next == head;
+	v->refs = refs;
+	return true;
+}
+
+static __always_inline bool own_redirected_queue_empty(struct bpf_sock_ops *ops)
+{
+	struct psock_view v;
+
+	return psock_read(own_psock(ops), &v) && v.empty;
 }
 
 /*
@@ -534,14 +584,105 @@ static __always_inline void demote_if_drained(struct bpf_sock_ops *ops)
 	bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_RTT_CB_FLAG);
 }
 
+/*
+ * Half-close (HALFCLOSE), at the state callback into FIN_WAIT1: the
+ * application shut down its write side, inside its own shutdown() or
+ * close(), so before it can block in recv(). A blocking recv() in the map
+ * returns EAGAIN on a wakeup without data (tcp_bpf_recvmsg waits once), and
+ * the ACK of our FIN is such a wakeup (FIN_WAIT1 -> FIN_WAIT2). So the
+ * connection moves to TCP (the peer stops redirecting into us) and this
+ * socket leaves the map at once, which gives it tcp_recvmsg back, if that
+ * loses nothing: its redirected queue is empty and nobody else holds its
+ * psock (a peer redirect past its sk_psock_get, a send or read of another
+ * thread). Otherwise it stays, marked, and demotion takes it out later.
+ * Called after the mark, the reads see every redirect that was not stopped.
+ */
+static __always_inline void halfclose(struct bpf_sock_ops *ops)
+{
+	struct sa_sock_key key = {}, peer = {};
+	struct sa_counters *c = counters_get();
+	struct bpf_sock *sk = ops->sk;
+	struct psock_view v;
+
+	if (!sk || !own_psock(ops) || !SA_KEY_FILL(&key, ops, local, remote))
+		return;
+	key_mirror(&peer, &key);
+	mark_connection(bpf_sk_storage_get(&sk_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE),
+			&peer, c);
+	if (!psock_read(own_psock(ops), &v) || !v.empty || v.refs != 1) {
+		count(c, SA_CNT_HALFCLOSE_BUSY, 1);
+		return;
+	}
+	/* our own key: a live socket owns its 4-tuple in its netns */
+	if (bpf_map_delete_elem(&sock_hash, &key) == 0)
+		count(c, SA_CNT_HALFCLOSE_DEMOTED, 1);
+}
+
+/* A closing sender that waits on TCP takes its rx_seq entry with it. */
+static __always_inline void flow_forget(struct bpf_sock_ops *ops)
+{
+	struct sa_sock_key key = {}, peer = {};
+	struct bpf_sock *sk = ops->sk;
+	struct sa_sk_state *st;
+
+	if (!sk || !SA_KEY_FILL(&key, ops, local, remote))
+		return;
+	st = bpf_sk_storage_get(&sk_state, sk, 0, 0);
+	if (!st || !(st->flow & SA_FLOW_TCP))
+		return;
+	key_mirror(&peer, &key);
+	bpf_map_delete_elem(&rx_seq, &peer);
+	st->flow &= ~SA_FLOW_TCP;
+}
+
+/*
+ * The splice guard's first half (SPLICE with FLOW): a new socket sends over
+ * TCP until its receiver has read everything with recvmsg, exactly as flow
+ * control comes back from TCP. A receiver that splices from the start (Go's
+ * io.Copy between two connections, splicing proxies) thus never has
+ * redirected bytes queued where splice cannot see them; sa_splice then
+ * keeps its connection on TCP. On an insertion only, in softirq or the
+ * connecting task, under the socket's lock.
+ */
+static __always_inline void start_on_tcp(struct bpf_sock_ops *ops, const struct sa_sock_key *key,
+					 struct sa_counters *c)
+{
+	struct sa_rx_seq unpublished = {};
+	struct bpf_sock *sk = ops->sk;
+	struct sa_sock_key peer = {};
+	struct sa_sk_state *st;
+	struct tcp_sock *tp;
+
+	if (!sk)
+		return;
+	tp = bpf_skc_to_tcp_sock(sk);
+	st = bpf_sk_storage_get(&sk_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!tp || !st)
+		return;
+	key_mirror(&peer, key);
+	if (bpf_map_update_elem(&rx_seq, &peer, &unpublished, BPF_ANY))
+		return;	/* full: this direction redirects from the start */
+	st->flow_seq = tp->write_seq;
+	st->flow |= SA_FLOW_TCP;
+	gen_bump(SA_GEN_WATCH);
+	count(c, SA_CNT_STARTS_ON_TCP, 1);
+}
+
 SEC("sockops")
 int sa_sockops(struct bpf_sock_ops *ops)
 {
 	struct sa_sock_key key = {};
 	struct sa_counters *c;
-	__u32 op = ops->op;
+	__u32 op = ops->op, cb;
 	long err;
 
+	if (op == BPF_SOCK_OPS_STATE_CB) {
+		if (HAS(HALFCLOSE) && ops->args[1] == BPF_TCP_FIN_WAIT1)
+			halfclose(ops);
+		if (HAS(FLOW) && ops->args[1] == BPF_TCP_CLOSE)
+			flow_forget(ops);
+		return 1;
+	}
 	if (op == BPF_SOCK_OPS_RTT_CB) {
 		if (HAS(DEMOTE) || HAS(DEMOTE_READ)) {
 #ifdef SA_TEST_VERIFIER_REFUSES_DEMOTE
@@ -585,13 +726,24 @@ int sa_sockops(struct bpf_sock_ops *ops)
 		 * 4-tuple. Only looked for once anything was ever marked. */
 		if (gen_now(SA_GEN_MARKS))
 			bpf_map_delete_elem(&marks, &key);
-		if (HAS(FLOW) && gen_now(SA_GEN_WATCH))
-			bpf_map_delete_elem(&rx_seq, &key);
+		/* An rx_seq entry under our key is not stale: the peer, inserted
+		 * first, may have just made it (start_on_tcp). Closing senders
+		 * remove theirs (flow_forget), and a sender overwrites one. */
+		cb = ops->bpf_sock_ops_cb_flags;
 		/* ACK callbacks come only while data goes over TCP, so while
 		 * redirecting this costs nothing; demotion needs them */
 		if (HAS(DEMOTE) || HAS(DEMOTE_READ))
-			bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags |
-							BPF_SOCK_OPS_RTT_CB_FLAG);
+			cb |= BPF_SOCK_OPS_RTT_CB_FLAG;
+		/* a few per connection: half-close and the end of flow control */
+		if (HAS(HALFCLOSE) || HAS(FLOW))
+			cb |= BPF_SOCK_OPS_STATE_CB_FLAG;
+		if (cb != ops->bpf_sock_ops_cb_flags)
+			bpf_sock_ops_cb_flags_set(ops, cb);
+		if (HAS(SPLICE) && HAS(FLOW))
+			start_on_tcp(ops, &key, c);
+		else if (HAS(SPLICE) && ops->sk)
+			/* what tells sa_splice the socket is ours */
+			bpf_sk_storage_get(&sk_state, ops->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 		break;
 	case -7:	/* E2BIG: map full */
 		count(c, SA_CNT_INSERT_FULL, 1);
@@ -875,6 +1027,24 @@ static __always_inline bool key_of_sock(struct sock *sk, struct sa_sock_key *k)
 	return true;
 }
 
+/* The reading task, as the stepaside hash names it. */
+static __always_inline void reader_key(struct sa_stepaside_key *k)
+{
+	k->cgroup_id = bpf_get_current_cgroup_id();
+	k->tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+	bpf_get_current_comm(k->comm, sizeof(k->comm));
+}
+
+/* Has the reading process spliced from an accelerated socket before?
+ * Asked only while a receiver is watched, so rarely. */
+static __always_inline bool known_splicer(void)
+{
+	struct sa_stepaside_key k = {};
+
+	reader_key(&k);
+	return bpf_map_lookup_elem(&stepaside, &k) != NULL;
+}
+
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(sa_rx, struct sock *sk, int ret, int flags)
 {
@@ -899,9 +1069,130 @@ int BPF_PROG(sa_rx, struct sock *sk, int ret, int flags)
 	e = bpf_map_lookup_elem(&rx_seq, &key);
 	st->watched = e != NULL;
 	st->watch_seen = gen;
+	if (e && HAS(SPLICE) && !st->fallback && known_splicer()) {
+		struct sa_sock_key peer = {};
+
+		/* its sender keeps waiting on TCP, now for good */
+		key_mirror(&peer, &key);
+		mark_connection(st, &peer, counters_get());
+		count(counters_get(), SA_CNT_SPLICE_LEARNED, 1);
+		return 0;
+	}
 	tp = e ? bpf_skc_to_tcp_sock(sk) : NULL;
 	if (tp)
 		*(volatile __u64 *)e = (1ULL << 32) | tp->copied_seq;
+	return 0;
+}
+
+/*
+ * The splice guard's second half (SPLICE): tcp_rcv_space_adjust fires
+ * whenever a TCP receive queue is read, by recvmsg and by every other
+ * reader (splice(2), sendfile(2) from a socket, TCP_ZEROCOPY_RECEIVE,
+ * io_uring). Only recvmsg, through tcp_bpf_recvmsg, reads the redirected
+ * queue too, so for a socket in the map any other reader moves the
+ * connection to TCP, before it has missed anything if start_on_tcp kept
+ * redirected bytes away until then. The reader is told apart by its system
+ * call; one not known to be a recvmsg (a compat call, an io_uring worker)
+ * counts as another reader: the connection is then merely slower.
+ *
+ * A reader that finds redirected bytes already queued (it read with recv,
+ * its sender went back to redirecting, then it spliced) cannot be helped:
+ * moving to TCP would hand splice later bytes ahead of the queued ones. That
+ * connection is left as it is, so nothing is reordered; it stalls until the
+ * queue is read by recvmsg. The process is recorded either way, and later
+ * connections it reads stay on TCP (sa_rx).
+ */
+static __always_inline long current_syscall(void)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	void *regs = (void *)bpf_task_pt_regs(t);
+
+	if (!regs)
+		return -1;
+#if defined(__TARGET_ARCH_x86)
+	return (long)((struct pt_regs___x86 *)regs)->orig_ax;
+#elif defined(__TARGET_ARCH_arm64)
+	return ((struct pt_regs___arm64 *)regs)->syscallno;
+#else
+#error "the splice guard knows the system call numbers of x86_64 and arm64 only"
+#endif
+}
+
+static __always_inline bool is_recvmsg_syscall(long nr)
+{
+#if defined(__TARGET_ARCH_x86)
+	/* read, readv, recvfrom, recvmsg, recvmmsg */
+	return nr == 0 || nr == 19 || nr == 45 || nr == 47 || nr == 299;
+#else
+	return nr == 63 || nr == 65 || nr == 207 || nr == 212 || nr == 243;
+#endif
+}
+
+static __always_inline void record_stepaside(long nr, bool stranded)
+{
+	struct sa_stepaside_key k = {};
+	struct sa_stepaside *v, first = {};
+
+	reader_key(&k);
+	v = bpf_map_lookup_elem(&stepaside, &k);
+	if (!v) {
+		first.first_ns = bpf_ktime_get_boot_ns();
+		first.syscall = (__u32)nr;
+		bpf_map_update_elem(&stepaside, &k, &first, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&stepaside, &k);
+		if (!v)
+			return;
+	}
+	__sync_fetch_and_add(&v->splices, 1);
+	if (stranded)
+		__sync_fetch_and_add(&v->stranded, 1);
+}
+
+SEC("tp_btf/tcp_rcv_space_adjust")
+int BPF_PROG(sa_splice, struct sock *sk)
+{
+	struct sa_sock_key key = {}, peer = {};
+	struct sa_counters *c;
+	struct sa_sk_state *st;
+	struct psock_view v;
+	unsigned long ud;
+	long nr;
+
+	/* every TCP read of the host passes here: leave at once unless the
+	 * socket is in a sockmap */
+	if (!HAS(SPLICE) || !sk)
+		return 0;
+	ud = (unsigned long)sk->sk_user_data;
+	if (!(ud & SA_SK_USER_DATA_PSOCK))
+		return 0;
+	nr = current_syscall();
+	if (is_recvmsg_syscall(nr))
+		return 0;
+	/* ours only: sockops gave each socket it inserted its storage, and a
+	 * socket in another program's sockmap (or another instance's) has none
+	 * in this map */
+	st = bpf_sk_storage_get(&sk_state, sk, 0, 0);
+	if (!st || st->fallback || (st->flow & SA_FLOW_STRANDED) || !key_of_sock(sk, &key))
+		return 0;
+	c = counters_get();
+	if (!psock_read(ud & SA_SK_USER_DATA_PTRMASK, &v))
+		return 0;
+	if (!v.empty) {
+		st->flow |= SA_FLOW_STRANDED;
+		count(c, SA_CNT_SPLICE_STRANDED, 1);
+		record_stepaside(nr, true);
+		return 0;
+	}
+	/* A redirect into this socket past its sk_psock_get holds a reference
+	 * until its bytes are queued: moving to TCP now could let later TCP
+	 * bytes overtake them. The next read decides (a blocked splice is
+	 * woken by their arrival). */
+	if (v.refs > 1)
+		return 0;
+	key_mirror(&peer, &key);
+	mark_connection(st, &peer, c);
+	count(c, SA_CNT_SPLICE_STEPASIDE, 1);
+	record_stepaside(nr, false);
 	return 0;
 }
 

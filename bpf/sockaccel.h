@@ -20,7 +20,7 @@
 
 /* Bump when any pinned map's key/value layout or meaning changes. */
 #define SA_LAYOUT_MAGIC		0x53414343u	/* "SACC" */
-#define SA_LAYOUT_VERSION	2u
+#define SA_LAYOUT_VERSION	3u
 
 #define SA_MAX_CONNS_DEFAULT	65536u
 #define SA_MAX_CONNS_MIN	2u
@@ -110,7 +110,7 @@ struct sa_sk_state {
 				 * SA_FALLBACK_AT(t) */
 	__u32 marks_seen;	/* gens[SA_GEN_MARKS] when "marks" was last looked at */
 	__u64 redirected;	/* bytes this socket redirected (the budget) */
-	__u32 flow;		/* enum sa_flow_state: this socket as a sender */
+	__u32 flow;		/* enum sa_flow_state flags */
 	__u32 flow_seq;		/* its write_seq when it went over TCP */
 	__u32 watch_seen;	/* gens[SA_GEN_WATCH] when "rx_seq" was last looked at */
 	__u32 watched;		/* this socket as a receiver: publish in rx_seq */
@@ -127,7 +127,10 @@ struct sa_sk_state {
  * and the next redirected byte cannot overtake one.
  */
 enum sa_flow_state {
-	SA_FLOW_TCP	= 1 << 0,	/* sending over TCP until the receiver catches up */
+	SA_FLOW_TCP	 = 1 << 0,	/* sending over TCP until the receiver catches up */
+	/* this socket as a receiver: a splice found redirected bytes queued
+	 * (counted once; see SA_FEAT_SPLICE) */
+	SA_FLOW_STRANDED = 1 << 1,
 };
 /* A receiver that has not caught up while its sender wrote this much over
  * TCP is slower than its writer for good (on one CPU the
@@ -194,9 +197,11 @@ enum sa_feature {
 	SA_FEAT_PEER_READ	= 1 << 5,
 	SA_FEAT_DEMOTE_READ	= 1 << 6,
 	SA_FEAT_FLOW		= 1 << 7,	/* TCP's flow control (see sa_flow_state) */
+	SA_FEAT_SPLICE		= 1 << 8,	/* splice readers step aside (sa_stepaside) */
+	SA_FEAT_HALFCLOSE	= 1 << 9,	/* a half-closing socket leaves the map */
 };
 #define SA_FEAT_ANY_BOUND	(SA_FEAT_PEER_BOUND | SA_FEAT_PEER_READ | SA_FEAT_BUDGET | SA_FEAT_FLOW)
-#define SA_FEAT_SLOTS		8u
+#define SA_FEAT_SLOTS		12u
 #define SA_FEAT_REASON_LEN	200u
 
 /* Value of the one-entry "features" map: what the programs in the pinned
@@ -212,6 +217,29 @@ struct sa_features {
 	__u32 flags;		/* enum sa_features_flags */
 	char kernel[64];	/* uname -r at load time */
 	char reason[SA_FEAT_SLOTS][SA_FEAT_REASON_LEN];	/* by bit number: why refused */
+};
+
+/*
+ * The "stepaside" hash (SA_FEAT_SPLICE): each process that read an
+ * accelerated socket other than by recvmsg. sockacceld logs each command
+ * and cgroup once; sockaccelctl status lists them. Later connections that
+ * the same process reads stay on TCP.
+ */
+#define SA_STEPASIDE_MAX	1024u
+#define SA_COMM_LEN		16u
+struct sa_stepaside_key {
+	__u64 cgroup_id;	/* of the reading task */
+	__u32 tgid;
+	__u32 pad;
+	char comm[SA_COMM_LEN];
+};
+
+struct sa_stepaside {
+	__u64 splices;		/* connections it spliced from (stepped aside) */
+	__u64 stranded;		/* ... of them with redirected bytes already queued */
+	__u64 first_ns;		/* bpf_ktime_get_boot_ns() of the first */
+	__u32 syscall;		/* the first reader's system call number */
+	__u32 pad;
 };
 
 /* Values of the "ports" array (one __u8 per port number). */
@@ -254,7 +282,13 @@ enum sa_local_source {
 	X(FLOW_TO_TCP,	 "flow_switches_to_tcp", "flow control: a receiver held flow_limit bytes, its sender went over TCP") \
 	X(FLOW_TO_REDIRECT, "flow_switches_to_redirect", "flow control: the receiver caught up, its sender redirects again") \
 	X(MSG_FLOW_TCP,	 "msgs_flow_tcp",	"messages sent over TCP while a receiver caught up (flow control)") \
-	X(BYTES_FLOW_TCP, "bytes_flow_tcp",	"bytes sent over TCP while a receiver caught up (flow control)")
+	X(BYTES_FLOW_TCP, "bytes_flow_tcp",	"bytes sent over TCP while a receiver caught up (flow control)") \
+	X(STARTS_ON_TCP, "directions_started_on_tcp", "directions that began on TCP until their receiver had read with recvmsg (splice guard)") \
+	X(SPLICE_STEPASIDE, "splice_stepaside",	"connections moved to TCP because a socket was read by splice(2) or another non-recvmsg reader") \
+	X(SPLICE_STRANDED, "splice_stranded",	"splice readers that found redirected bytes queued: left redirecting so nothing is reordered; that connection stalls") \
+	X(SPLICE_LEARNED, "splice_learned",	"connections kept on TCP because their reading process was seen splicing before") \
+	X(HALFCLOSE_DEMOTED, "halfclose_demoted", "sockets that left the map when their application shut down its write side") \
+	X(HALFCLOSE_BUSY, "halfclose_busy",	"half-closing sockets left in the map: redirected bytes unread or the psock in use")
 
 #define SA_CNT_ENUM(e, name, help) SA_CNT_##e,
 enum sa_counter {
@@ -281,6 +315,8 @@ _Static_assert(sizeof(struct sa_sk_state) == 32, "sa_sk_state has implicit paddi
 _Static_assert(sizeof(struct sa_rx_seq) == 8, "sa_rx_seq has implicit padding");
 _Static_assert(sizeof(struct sa_features) == 80 + SA_FEAT_SLOTS * SA_FEAT_REASON_LEN,
 	       "sa_features has implicit padding");
+_Static_assert(sizeof(struct sa_stepaside_key) == 32, "sa_stepaside_key has implicit padding");
+_Static_assert(sizeof(struct sa_stepaside) == 32, "sa_stepaside has implicit padding");
 _Static_assert(SA_CNT_MAX < SA_COUNTERS_CAP, "raise SA_COUNTERS_CAP and SA_LAYOUT_VERSION");
 #endif
 

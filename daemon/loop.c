@@ -24,14 +24,21 @@
 #include "loop.h"
 #include "pins.h"
 #include "rtnl.h"
+#include "stepaside.h"
 
 #define HEALTH_INTERVAL_S 5
+#define STEPASIDE_INTERVAL_S 1
+#define STEPASIDE_LOGGED_MAX 256
 
 struct loop {
 	struct sa_daemon *d;
 	bool unhealthy;		/* the last health check failed */
 	bool stop;
 	int exit_code;
+	/* commands (cgroup and name) already logged by the splice guard; one
+	 * line each, however many processes of it come and go */
+	struct sa_stepaside_key logged[STEPASIDE_LOGGED_MAX];
+	unsigned int n_logged;
 };
 
 /* An event source's open() returns this when it is not needed here. */
@@ -211,6 +218,54 @@ static void on_health_timer(struct loop *l, int fd)
 	notify_status(l);
 }
 
+/* The splice guard's step-asides: one line per command and cgroup. */
+static bool stepaside_logged(struct loop *l, const struct sa_stepaside_key *k, bool stranded)
+{
+	struct sa_stepaside_key cmd = *k;
+
+	cmd.tgid = stranded;	/* a stall is logged apart, once too */
+	for (unsigned int i = 0; i < l->n_logged; i++)
+		if (memcmp(&l->logged[i], &cmd, sizeof(cmd)) == 0)
+			return true;
+	if (l->n_logged < STEPASIDE_LOGGED_MAX)
+		l->logged[l->n_logged++] = cmd;
+	return false;
+}
+
+static int open_stepaside_timer(struct loop *l)
+{
+	if (!(l->d->features & SA_FEAT_SPLICE))
+		return SOURCE_UNUSED;
+	return open_timer((__u64)STEPASIDE_INTERVAL_S * 1000000);
+}
+
+static void on_stepaside_timer(struct loop *l, int fd)
+{
+	static struct sa_stepaside_entry es[SA_STEPASIDE_MAX];
+	struct sa_fastpath_info fi;
+	char line[1024];
+	int n;
+
+	if (!timer_fired(fd))
+		return;
+	sa_fastpath_info(l->d->fp, &fi);
+	n = sa_stepaside_read(fi.stepaside_fd, es, SA_STEPASIDE_MAX);
+	for (int i = 0; i < n; i++) {
+		bool stranded = es[i].val.stranded > 0;
+
+		if (stepaside_logged(l, &es[i].key, stranded))
+			continue;
+		sa_stepaside_describe(&es[i], line, sizeof(line));
+		if (stranded)
+			p_warn("splice guard: %s: bytes redirected before its first splice cannot "
+			       "reach splice, so that connection waits for a recv(); its later "
+			       "connections stay on TCP. To keep it off the fast path from the "
+			       "start, put its port in exclude_ports", line);
+		else
+			p_info("splice guard: %s: its connections now go over TCP", line);
+	}
+}
+
 /* WatchdogSec=: ping at half the interval, and only while healthy, so that
  * systemd restarts a daemon whose fast path came apart or that hangs. */
 static int open_watchdog(struct loop *l)
@@ -238,6 +293,7 @@ static const struct event_source {
 	{ "rtnetlink address monitor", open_rtnl, on_rtnl },
 	{ "health check timer", open_health_timer, on_health_timer },
 	{ "watchdog timer", open_watchdog, on_watchdog },
+	{ "splice guard log timer", open_stepaside_timer, on_stepaside_timer },
 };
 
 #define N_SOURCES (sizeof(sources) / sizeof(sources[0]))

@@ -15,6 +15,7 @@ struct sa_daemon {
 	struct sa_fastpath *fp;
 	struct sa_policy *policy;
 	int rtnl_fd;				/* address monitor, dumped once already */
+	__u32 features;				/* SA_FEAT_* the programs run with */
 };
 
 /*

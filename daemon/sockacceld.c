@@ -101,6 +101,7 @@ int main(int argc, char **argv)
 	d.fp = b.fp;
 	d.policy = b.policy;
 	d.rtnl_fd = b.rtnl_fd;
+	d.features = b.variant.loaded;
 
 	sa_fastpath_info(d.fp, &fi);
 	sa_variant_describe(b.variant.loaded, variant, sizeof(variant));

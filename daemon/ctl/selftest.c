@@ -212,6 +212,68 @@ static int child_eagain(struct env *e, char *out, size_t len)
 	return hits ? 1 : 0;
 }
 
+/*
+ * splice(2) misses redirected bytes: tcp_splice_read() reads only the TCP
+ * receive queue, never the psock's ingress_msg. 64 KiB redirected to the
+ * accepted socket: splice into a pipe for up to a second, then peek with
+ * recv(), which does see the redirected queue, to tell "splice does not see
+ * them" from "nothing arrived".
+ */
+static int child_splice(struct env *e, char *out, size_t len)
+{
+	static unsigned char buf[65536];
+	ssize_t moved = 0, peeked;
+	int c, a, p[2];
+
+	if (pair(&c, &a) || !in_map(e->map_fd, c) || !in_map(e->map_fd, a)) {
+		snprintf(out, len, "could not set up an accelerated connection");
+		return -1;
+	}
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		snprintf(out, len, "pipe2: %s", strerror(errno));
+		return -1;
+	}
+	/* SPLICE_F_NONBLOCK is about the pipe; the socket's own flag decides
+	 * whether tcp_splice_read() waits for data */
+	fcntl(a, F_SETFL, O_NONBLOCK);
+	fill(buf, sizeof(buf), 's');
+	if (send(c, buf, sizeof(buf), MSG_NOSIGNAL) != sizeof(buf)) {
+		snprintf(out, len, "sending 64 KiB failed");
+		return -1;
+	}
+	for (int i = 0; i < 100; i++) {	/* ~1 s */
+		ssize_t n = splice(a, NULL, p[1], NULL, sizeof(buf), SPLICE_F_NONBLOCK);
+
+		if (n > 0) {
+			moved = n;
+			break;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			snprintf(out, len, "splice(2) from the socket: %s", strerror(errno));
+			return -1;
+		}
+		if (n == 0) {
+			snprintf(out, len, "splice(2) from the socket returned EOF");
+			return -1;
+		}
+		usleep(10000);
+	}
+	if (moved > 0) {
+		snprintf(out, len, "splice(2) moved %zd of the %zu redirected bytes", moved,
+			 sizeof(buf));
+		return 0;
+	}
+	peeked = recv(a, buf, sizeof(buf), MSG_DONTWAIT | MSG_PEEK);
+	if (peeked <= 0) {
+		snprintf(out, len, "neither splice(2) nor recv(MSG_PEEK) saw the %zu bytes sent",
+			 sizeof(buf));
+		return -1;
+	}
+	snprintf(out, len, "splice(2) moved 0 bytes in 1 s while recv(MSG_PEEK) saw %zd of the "
+		 "%zu redirected bytes", peeked, sizeof(buf));
+	return 1;
+}
+
 typedef int (*probe_fn)(struct env *, char *, size_t);
 
 /* Run @fn in a child inside the private cgroup; its verdict comes back
@@ -332,8 +394,10 @@ int do_selftest(struct ctl *c, int argc, char **argv)
 		{ .id = "late_insert_reorder",
 		  .title = "reordering when a socket with unread data is inserted" },
 		{ .id = "spurious_eagain", .title = "blocking recv() returns EAGAIN instead of waiting" },
+		{ .id = "splice_misses_redirected", .title = "splice(2) does not see redirected bytes" },
 	};
-	static const probe_fn fns[] = { child_backpressure, child_late_insert, child_eagain };
+	static const probe_fn fns[] = { child_backpressure, child_late_insert, child_eagain,
+					child_splice };
 	struct env e = { .map_fd = -1 };
 	int present = 0, unknown = 0;
 
@@ -370,7 +434,7 @@ int do_selftest(struct ctl *c, int argc, char **argv)
 		jsonw_end_object(c->jw);
 	} else {
 		for (unsigned int i = 0; i < sizeof(bs) / sizeof(bs[0]); i++)
-			printf("%-8s %-20s %s\n         %s\n",
+			printf("%-8s %-24s %s\n         %s\n",
 			       bs[i].present == 1 ? "PRESENT" : bs[i].present == 0 ? "absent" : "unknown",
 			       bs[i].id, bs[i].title, bs[i].detail);
 		printf("%d of %zu known kernel behaviours present; see docs/kernel-behaviours.md\n",

@@ -187,6 +187,25 @@ static void print_json(struct ctl *c, const struct sa_state *st, const struct sa
 	jsonw_end_array(jw);
 	jsonw_int_field(jw, "bpf_stats_enabled", st->bpf_stats_enabled);
 
+	jsonw_name(jw, "stepaside");
+	jsonw_start_array(jw);
+	for (unsigned int i = 0; i < st->n_stepaside; i++) {
+		const struct sa_stepaside_entry *e = &st->stepaside[i];
+		char comm[SA_COMM_LEN + 1], how[64];
+
+		memcpy(comm, e->key.comm, SA_COMM_LEN);
+		comm[SA_COMM_LEN] = '\0';
+		jsonw_start_object(jw);
+		jsonw_string_field(jw, "comm", comm);
+		jsonw_uint_field(jw, "pid", e->key.tgid);
+		jsonw_uint_field(jw, "cgroup_id", e->key.cgroup_id);
+		jsonw_string_field(jw, "read_with", sa_syscall_name(e->val.syscall, how, sizeof(how)));
+		jsonw_uint_field(jw, "connections", e->val.splices);
+		jsonw_uint_field(jw, "stalled", e->val.stranded);
+		jsonw_end_object(jw);
+	}
+	jsonw_end_array(jw);
+
 	jsonw_name(jw, "variant");
 	if (st->features_read)
 		json_variant(jw, &st->features);
@@ -268,6 +287,12 @@ static void print_plain(const struct sa_state *st, const struct sa_verdict_repor
 				printf(", %llu runs, %.0f ns/run", (unsigned long long)ps->run_cnt,
 				       avg_ns(ps));
 			printf("\n");
+		}
+		for (unsigned int i = 0; i < st->n_stepaside; i++) {
+			char line[1024];
+
+			sa_stepaside_describe(&st->stepaside[i], line, sizeof(line));
+			printf("  stepped aside: %s\n", line);
 		}
 		if (st->counters_read) {
 			printf("  counters:");

@@ -35,9 +35,11 @@
 struct sa_fastpath {
 	struct bpf_object *obj;
 	struct bpf_map *m_layout, *m_sock_hash, *m_counters, *m_ctl, *m_ports, *m_local_addrs;
-	struct bpf_map *m_marks, *m_features, *m_rx_seq;
+	struct bpf_map *m_marks, *m_features, *m_rx_seq, *m_stepaside;
 	const struct sa_variant *variant;
-	struct bpf_program *p_sockops, *p_msg, *p_rx;	/* p_rx: NULL without flow control */
+	struct bpf_program *p_sockops, *p_msg;
+	/* sa_tracing_progs[i]'s program, NULL without its feature */
+	struct bpf_program *p_tracing[SA_TRACING_PROGS_CNT];
 	char pin_dir[PATH_MAX];
 	char cgroup[PATH_MAX];
 	__u64 cgroup_id;
@@ -45,7 +47,7 @@ struct sa_fastpath {
 	int cgroup_fd;
 	int sockops_link_fd;
 	int msg_link_fd;	/* -1 with the legacy attach */
-	int rx_link_fd;		/* -1 without flow control */
+	int tracing_link_fd[SA_TRACING_PROGS_CNT];	/* -1 without the feature */
 	enum sa_msg_attach msg_attach;
 };
 
@@ -256,6 +258,7 @@ static int find_parts(struct sa_fastpath *fp)
 		{ "marks", offsetof(struct sa_fastpath, m_marks) },
 		{ "features", offsetof(struct sa_fastpath, m_features) },
 		{ "rx_seq", offsetof(struct sa_fastpath, m_rx_seq) },
+		{ "stepaside", offsetof(struct sa_fastpath, m_stepaside) },
 	};
 
 	for (unsigned int i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
@@ -270,9 +273,12 @@ static int find_parts(struct sa_fastpath *fp)
 	}
 	fp->p_sockops = bpf_object__find_program_by_name(fp->obj, "sa_sockops");
 	fp->p_msg = bpf_object__find_program_by_name(fp->obj, "sa_msg");
-	fp->p_rx = bpf_object__find_program_by_name(fp->obj, "sa_rx");
-	if (fp->p_rx && !bpf_program__autoload(fp->p_rx))
-		fp->p_rx = NULL;
+	for (unsigned int i = 0; i < SA_TRACING_PROGS_CNT; i++) {
+		struct bpf_program *p =
+			bpf_object__find_program_by_name(fp->obj, sa_tracing_progs[i].prog);
+
+		fp->p_tracing[i] = p && bpf_program__autoload(p) ? p : NULL;
+	}
 	if (!fp->p_sockops || !fp->p_msg) {
 		p_err("the BPF object lacks sa_sockops or sa_msg");
 		return -EPROTO;
@@ -383,39 +389,41 @@ fail:
 }
 
 /*
- * Flow control's tracepoint program. Tracing links cannot be updated in
- * place, so a new link is pinned over the old one: both run for a moment,
- * publishing the same value into the same map. Without the feature, a link
- * left by an earlier run is removed: its program would publish for nobody.
+ * The tracepoint programs (sa_tracing_progs). Tracing links cannot be
+ * updated in place, so a new link is pinned over the old one: both run for
+ * a moment, doing the same into the same maps. Without the feature, a link
+ * left by an earlier run is removed: its program would work for nobody.
  */
-static int attach_rx(struct sa_fastpath *fp)
+static int attach_tracing(struct sa_fastpath *fp, unsigned int i)
 {
+	const struct sa_tracing_prog *t = &sa_tracing_progs[i];
 	struct bpf_link *link;
 	char path[PATH_MAX];
 	int err;
 
-	if (!fp->p_rx) {
-		static const char *const stale[] = { SA_PIN_LINK_RX, SA_PIN_PROG_RX };
+	if (!fp->p_tracing[i]) {
+		const char *stale[] = { t->link_pin, t->prog_pin };
 
-		for (unsigned int i = 0; i < 2; i++)
-			if (sa_pin_path(path, fp->pin_dir, stale[i]) == 0 && unlink(path) == 0)
-				p_info("removed '%s': flow control is not loaded", path);
+		for (unsigned int j = 0; j < 2; j++)
+			if (sa_pin_path(path, fp->pin_dir, stale[j]) == 0 && unlink(path) == 0)
+				p_info("removed '%s': %s is not loaded", path,
+				       sa_feature_name(t->feature));
 		return 0;
 	}
-	link = bpf_program__attach(fp->p_rx);
+	link = bpf_program__attach(fp->p_tracing[i]);
 	if (!link) {
 		err = -errno;
-		p_err("can't attach the flow-control program to tracepoint sock_recv_length: %s",
-		      strerror(-err));
+		p_err("can't attach %s (%s) to tracepoint %s: %s", t->prog,
+		      sa_feature_name(t->feature), t->tracepoint, strerror(-err));
 		return err;
 	}
-	fp->rx_link_fd = dup(bpf_link__fd(link));
+	fp->tracing_link_fd[i] = dup(bpf_link__fd(link));
 	bpf_link__destroy(link);	/* closes its fd only; ours keeps it alive */
-	if (fp->rx_link_fd < 0)
+	if (fp->tracing_link_fd[i] < 0)
 		return -errno;
-	err = pin_replace(fp->rx_link_fd, fp->pin_dir, SA_PIN_LINK_RX);
+	err = pin_replace(fp->tracing_link_fd[i], fp->pin_dir, t->link_pin);
 	if (!err)
-		err = pin_replace(bpf_program__fd(fp->p_rx), fp->pin_dir, SA_PIN_PROG_RX);
+		err = pin_replace(bpf_program__fd(fp->p_tracing[i]), fp->pin_dir, t->prog_pin);
 	return err;
 }
 
@@ -598,7 +606,9 @@ int sa_fastpath_setup(const struct sa_fastpath_opts *o, struct sa_fastpath **out
 	fp = calloc(1, sizeof(*fp));
 	if (!fp)
 		return -ENOMEM;
-	fp->lock_fd = fp->cgroup_fd = fp->sockops_link_fd = fp->msg_link_fd = fp->rx_link_fd = -1;
+	fp->lock_fd = fp->cgroup_fd = fp->sockops_link_fd = fp->msg_link_fd = -1;
+	for (unsigned int i = 0; i < SA_TRACING_PROGS_CNT; i++)
+		fp->tracing_link_fd[i] = -1;
 	snprintf(fp->pin_dir, sizeof(fp->pin_dir), "%s", o->pin_dir);
 	snprintf(fp->cgroup, sizeof(fp->cgroup), "%s", o->cgroup);
 	fp->variant = o->variant;
@@ -646,8 +656,8 @@ int sa_fastpath_setup(const struct sa_fastpath_opts *o, struct sa_fastpath **out
 	if (err)
 		goto cleanup;
 	err = attach_sockops(fp);
-	if (!err)
-		err = attach_rx(fp);
+	for (unsigned int i = 0; !err && i < SA_TRACING_PROGS_CNT; i++)
+		err = attach_tracing(fp, i);
 	if (err)
 		goto cleanup;
 	err = record_features(fp);
@@ -677,7 +687,8 @@ void sa_fastpath_close(struct sa_fastpath *fp)
 		return;
 	close_fd(&fp->sockops_link_fd);	/* pinned: closing does not detach */
 	close_fd(&fp->msg_link_fd);
-	close_fd(&fp->rx_link_fd);
+	for (unsigned int i = 0; i < SA_TRACING_PROGS_CNT; i++)
+		close_fd(&fp->tracing_link_fd[i]);
 	close_fd(&fp->cgroup_fd);
 	bpf_object__close(fp->obj);	/* pinned maps and links stay */
 	close_fd(&fp->lock_fd);
@@ -694,6 +705,7 @@ void sa_fastpath_info(const struct sa_fastpath *fp, struct sa_fastpath_info *inf
 	info->ctl_fd = bpf_map__fd(fp->m_ctl);
 	info->ports_fd = bpf_map__fd(fp->m_ports);
 	info->local_addrs_fd = bpf_map__fd(fp->m_local_addrs);
+	info->stepaside_fd = bpf_map__fd(fp->m_stepaside);
 	info->map_id = sa_map_id(info->sock_hash_fd);
 	info->max_entries = bpf_map__max_entries(fp->m_sock_hash);
 	info->sockops_prog_id = sa_prog_id(bpf_program__fd(fp->p_sockops));

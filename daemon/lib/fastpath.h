@@ -50,6 +50,7 @@ struct sa_fastpath_info {
 	int ctl_fd;
 	int ports_fd;
 	int local_addrs_fd;
+	int stepaside_fd;
 };
 
 void sa_fastpath_info(const struct sa_fastpath *fp, struct sa_fastpath_info *info);

@@ -27,14 +27,23 @@ const struct sa_pin_desc sa_pins[] = {
 	{ SA_PIN_GENS, SA_PIN_MAP, 0 },
 	{ SA_PIN_FEATURES, SA_PIN_MAP, 0 },
 	{ SA_PIN_RX_SEQ, SA_PIN_MAP, 0 },
+	{ SA_PIN_STEPASIDE, SA_PIN_MAP, 0 },
 	{ SA_PIN_PROG_MSG, SA_PIN_PROG, 0 },
 	{ SA_PIN_PROG_SOCKOPS, SA_PIN_PROG, 0 },
 	{ SA_PIN_PROG_RX, SA_PIN_PROG, SA_FEAT_FLOW },
 	{ SA_PIN_LINK_RX, SA_PIN_LINK, SA_FEAT_FLOW },
+	{ SA_PIN_PROG_SPLICE, SA_PIN_PROG, SA_FEAT_SPLICE },
+	{ SA_PIN_LINK_SPLICE, SA_PIN_LINK, SA_FEAT_SPLICE },
 	{ SA_PIN_LINK_MSG, SA_PIN_LINK, 0 },
 	{ SA_PIN_LINK_SOCKOPS, SA_PIN_LINK, 0 },
 };
 const unsigned int sa_pins_cnt = sizeof(sa_pins) / sizeof(sa_pins[0]);
+
+const struct sa_tracing_prog sa_tracing_progs[SA_TRACING_PROGS_CNT] = {
+	{ "sa_rx", "sock_recv_length", SA_FEAT_FLOW, SA_PIN_PROG_RX, SA_PIN_LINK_RX },
+	{ "sa_splice", "tcp_rcv_space_adjust", SA_FEAT_SPLICE, SA_PIN_PROG_SPLICE,
+	  SA_PIN_LINK_SPLICE },
+};
 
 const struct sa_pin_desc *sa_pin_lookup(const char *name)
 {

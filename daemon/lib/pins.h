@@ -27,6 +27,9 @@
 #define SA_PIN_RX_SEQ		"rx_seq"
 #define SA_PIN_PROG_RX		"prog_rx"
 #define SA_PIN_LINK_RX		"link_rx"
+#define SA_PIN_STEPASIDE	"stepaside"
+#define SA_PIN_PROG_SPLICE	"prog_splice"
+#define SA_PIN_LINK_SPLICE	"link_splice"
 #define SA_PIN_PROG_SOCKOPS	"prog_sockops"
 #define SA_PIN_PROG_MSG		"prog_msg"
 #define SA_PIN_LINK_SOCKOPS	"link_sockops"
@@ -45,6 +48,18 @@ struct sa_pin_desc {
 /* In set-up order: teardown walks it backwards (links first, layout last). */
 extern const struct sa_pin_desc sa_pins[];
 extern const unsigned int sa_pins_cnt;
+
+/* The tracepoint programs: each is loaded only with its feature, and its
+ * program and link are pinned under these names. */
+struct sa_tracing_prog {
+	const char *prog;	/* name in the BPF object */
+	const char *tracepoint;
+	__u32 feature;		/* SA_FEAT_* */
+	const char *prog_pin;
+	const char *link_pin;
+};
+#define SA_TRACING_PROGS_CNT	2u
+extern const struct sa_tracing_prog sa_tracing_progs[SA_TRACING_PROGS_CNT];
 
 /* The entry of sa_pins[] named @name, or NULL. */
 const struct sa_pin_desc *sa_pin_lookup(const char *name);

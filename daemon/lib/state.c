@@ -220,6 +220,17 @@ static void read_small_maps(struct sa_state *st)
 		st->counters_read = sa_counters_read(fd, st->counters) == 0;
 		close(fd);
 	}
+	fd = open_pin(st, SA_PIN_STEPASIDE);
+	if (fd >= 0) {
+		static struct sa_stepaside_entry all[SA_STEPASIDE_MAX];
+		int n = sa_stepaside_read(fd, all, SA_STEPASIDE_MAX);
+
+		/* the newest are the ones worth showing */
+		for (int i = n > (int)SA_STATE_STEPASIDE_MAX ? n - (int)SA_STATE_STEPASIDE_MAX : 0;
+		     i < n; i++)
+			st->stepaside[st->n_stepaside++] = all[i];
+		close(fd);
+	}
 }
 
 static void read_progs(struct sa_state *st)

@@ -8,6 +8,7 @@
 #include <linux/types.h>
 
 #include "sockaccel.h"
+#include "stepaside.h"
 
 /*
  * A read-only picture of one sockaccel instance, taken from the kernel
@@ -22,6 +23,7 @@ struct sa_pin_state {
 };
 
 #define SA_PINS_MAX 24
+#define SA_STATE_STEPASIDE_MAX 16
 
 struct sa_state {
 	char pin_dir[PATH_MAX];
@@ -64,6 +66,10 @@ struct sa_state {
 
 	bool counters_read;
 	__u64 counters[SA_CNT_MAX];
+
+	/* the splice guard's step-asides, oldest first (stepaside.h) */
+	struct sa_stepaside_entry stepaside[SA_STATE_STEPASIDE_MAX];
+	unsigned int n_stepaside;
 
 	struct sa_prog_stats {
 		const char *pin;

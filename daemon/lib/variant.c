@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "objects.h"
+#include "pins.h"
 #include "variant.h"
 
 struct feature_desc {
@@ -54,6 +55,14 @@ static const struct feature_desc features[] = {
 	{ SA_FEAT_PROBE_MARK, "probe_mark", false, 0, false, 0,
 	  "'sockaccelctl status --probe' connections count as ordinary traffic in the "
 	  "counters" },
+	{ SA_FEAT_SPLICE, "splice_guard", false, 0, false, 0,
+	  "a program that reads an accelerated socket with splice(2) or sendfile(2) "
+	  "(Go's io.Copy between connections, splicing proxies) stalls or misses bytes: "
+	  "put its port in exclude_ports" },
+	{ SA_FEAT_HALFCLOSE, "halfclose_guard", false, 0, false,
+	  SA_FEAT_DEMOTE | SA_FEAT_DEMOTE_READ,
+	  "a blocking recv() after shutdown(SHUT_WR) can return EAGAIN instead of waiting "
+	  "for the reply or EOF" },
 };
 #define N_FEATURES (sizeof(features) / sizeof(features[0]))
 
@@ -182,10 +191,13 @@ struct bpf_object *sa_variant_open(const struct sa_variant *v, const char *objec
 	if (!obj)
 		return NULL;
 	err = set_features(obj, v->loaded);
-	/* the tracepoint exists only from 6.3 on: load it only for its feature */
-	p = bpf_object__find_program_by_name(obj, "sa_rx");
-	if (!err && p)
-		err = bpf_program__set_autoload(p, v->loaded & SA_FEAT_FLOW);
+	/* tracepoint programs load only for their feature: sock_recv_length
+	 * exists from 6.3 on, and either may be refused alone */
+	for (unsigned int i = 0; !err && i < SA_TRACING_PROGS_CNT; i++) {
+		p = bpf_object__find_program_by_name(obj, sa_tracing_progs[i].prog);
+		if (p)
+			err = bpf_program__set_autoload(p, v->loaded & sa_tracing_progs[i].feature);
+	}
 	if (err) {
 		bpf_object__close(obj);
 		errno = -err;
@@ -271,7 +283,7 @@ static int trial(const struct sa_variant *v, const char *object_path, __u32 feat
 static int try_features(const struct sa_variant *v, const char *object_path, __u32 feats,
 			char *reason, size_t rlen)
 {
-	static const char *const progs[] = { "sa_msg", "sa_sockops", "sa_rx" };
+	static const char *const progs[] = { "sa_msg", "sa_sockops", "sa_rx", "sa_splice" };
 	size_t loglen = 16u << 20;
 	char *logbuf;
 	int err;

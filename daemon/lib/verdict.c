@@ -124,6 +124,14 @@ void sa_verdict_judge(const struct sa_state *st, const struct sa_state *earlier,
 		}
 	}
 
+	for (unsigned int i = 0; i < st->n_stepaside; i++) {
+		char line[1024];
+
+		if (!st->stepaside[i].val.stranded)
+			continue;
+		sa_stepaside_describe(&st->stepaside[i], line, sizeof(line));
+		note(r, "splice guard: %s; put its port in exclude_ports", line);
+	}
 	if (!st->daemon_pid)
 		note(r, "sockacceld is not running; the fast path does not need it, but nothing "
 		     "watches it (systemctl start sockaccel)");
