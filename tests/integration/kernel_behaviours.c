@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * docs/kernel-behaviours.md describes three sockmap behaviours of the kernel
- * that sockaccel works around or documents; all three are present on the
+ * docs/kernel-behaviours.md describes four sockmap behaviours of the kernel
+ * that sockaccel works around or documents; all four are present on the
  * kernel it was written on (6.18). `sockaccelctl --json selftest` reproduces
  * each in a private setup. This test pins that down: exit 7 (behaviours
- * present) and each of no_backpressure, late_insert_reorder and
- * spurious_eagain "present". When one is "absent", the kernel fixed it and
+ * present) and each of no_backpressure, late_insert_reorder,
+ * spurious_eagain and splice_misses_redirected "present". When one is "absent", the kernel fixed it and
  * the failure says to update docs/kernel-behaviours.md. The selftest's own
  * temp dir, bpffs mount and cgroup must be gone afterwards.
  */
@@ -23,7 +23,7 @@
 #define SELFTEST_EXIT_PRESENT 7	/* sockaccelctl(8): behaviours present */
 
 static const char *const behaviours[] = {
-	"no_backpressure", "late_insert_reorder", "spurious_eagain",
+	"no_backpressure", "late_insert_reorder", "spurious_eagain", "splice_misses_redirected",
 };
 
 /* The "state" string of behaviour @id in the selftest's JSON, into @state. */
@@ -103,8 +103,8 @@ int main(void)
 		else
 			present++;
 	}
-	ASSERT_EQ(present, 3, "all three known kernel behaviours present on this kernel");
-	ASSERT_TRUE(strstr(out, "\"present\":3") != NULL, "the JSON counts three present");
+	ASSERT_EQ(present, 4, "all four known kernel behaviours present on this kernel");
+	ASSERT_TRUE(strstr(out, "\"present\":4") != NULL, "the JSON counts four present");
 	ASSERT_EXIT(status, SELFTEST_EXIT_PRESENT, "sockaccelctl selftest with behaviours present");
 
 	/* the selftest cleaned up after itself: temp dir (and the bpffs in it)

@@ -4,26 +4,37 @@
  *
  * splice: the receiver moves the data socket -> pipe -> file with splice(2)
  * (what a proxy, a file server or Go's io.Copy between TCP connections
- * does): 4 MiB (below the queue limit), 64 MiB (beyond it, so the
- * direction falls back to TCP part-way), and 64 MiB alternating splice(2)
- * and recv(2). Both sockets are in sock_hash, the sender's bytes bypass
- * TCP, and the file must hold the stream byte-exact, followed by EOF; every
- * chunk is checked as it arrives, so a failure says which stream offset
- * splice returned instead of the expected one.
+ * does): 4 MiB (below the queue limit), 64 MiB (beyond it), and 64 MiB
+ * alternating splice(2) and recv(2). The file must hold the stream
+ * byte-exact, followed by EOF; every chunk is checked as it arrives, so a
+ * failure says which stream offset splice returned instead of the expected
+ * one.
  *
- * The kernel cannot do this: tcp_splice_read() reads only the TCP receive
- * queue, never the psock's ingress_msg, so splice does not see redirected
- * bytes (the 4 MiB receiver gets EOF after 0 bytes with all 4 MiB still
- * queued; beyond the queue limit splice returns the TCP bytes sent after the
- * fallback first). sockaccel cannot see which receivers splice, so such
- * receivers are excluded by policy: their ports go in exclude_ports
- * (docs/kernel-behaviours.md, splice_misses_redirected). The test therefore:
- *  1. pins the kernel behaviour down: on an accelerated connection a splice
- *     receiver does NOT get the stream (if it does, the kernel was fixed:
- *     update the docs and this test);
- *  2. checks the supported setup: with the server's port in exclude_ports
- *     the connection stays on TCP and all three receivers get the stream
- *     byte-exact with EOF after it.
+ * The kernel cannot do this by itself: tcp_splice_read() reads only the TCP
+ * receive queue, never the psock's ingress_msg, so splice does not see
+ * redirected bytes (docs/kernel-behaviours.md, splice_misses_redirected).
+ * sockaccel's splice guard (SA_FEAT_SPLICE, with flow control) works around
+ * it: every new direction starts on TCP until its receiver has read
+ * everything with recvmsg, and a socket read by anything else (splice) moves
+ * its connection to TCP for good (counter splice_stepaside), before a byte
+ * was redirected where splice cannot see it. The test, in this order:
+ *  1. the supported setup without the guard: with the server's port in
+ *     exclude_ports the connection stays on TCP and all three receivers
+ *     get the stream byte-exact with EOF after it;
+ *  2. kTLS (below);
+ *  3. the splice guard: on accelerated connections (both sockets in
+ *     sock_hash) all three receivers get the stream byte-exact with EOF
+ *     after it, TCP carried it, and splice_stepaside rose. The default
+ *     variant must have splice_guard and flow_control (the harness runs
+ *     this where both load): without splice_guard the test fails; with
+ *     splice_guard but without flow_control it prints "SKIP" (receivers are
+ *     then not kept off the fast path until their first recvmsg). It runs
+ *     after 1 and 2 because the guard remembers this process as a splicer
+ *     and keeps its later connections on TCP (splice_learned);
+ *  4. the kernel behaviour, with sockacceld restarted with splice_guard
+ *     refused (SOCKACCEL_TEST_REFUSE): on an accelerated connection a 4 MiB
+ *     splice receiver does NOT get the stream (if it does, the kernel was
+ *     fixed: update the docs and this test).
  *
  * kTLS: with CONFIG_TLS unset (/proc/config.gz) the test prints
  * "SKIP kTLS: CONFIG_TLS is not set on this kernel". Otherwise it sets
@@ -271,16 +282,26 @@ static int check_file(int file, __u64 seed, __u64 len, char *why, size_t wlen)
 	return 0;
 }
 
-/* @port: the server's port (0: ephemeral); @excluded: it is in exclude_ports,
- * so the connection must stay on TCP. Returns whether the file held the
- * stream byte-exact; the map/TCP expectations are asserted. */
 #define SPLICE_PORT 47123
 #define SPLICE_PORT_STR "47123"
 
+/* What carries a connection of splice_case(). */
+enum route {
+	ROUTE_EXCLUDED,		/* port in exclude_ports: not in sock_hash, on TCP */
+	ROUTE_GUARDED,		/* in sock_hash, the splice guard keeps it on TCP */
+	ROUTE_REDIRECTED,	/* in sock_hash, the bytes bypass TCP */
+};
+
+/* @port: the server's port (0: ephemeral); @route: where the stream must
+ * go. Returns whether the file held the stream byte-exact; the map/TCP
+ * expectations are asserted. */
 static bool splice_case(const struct tl_pins *pins, const char *label, __u64 len, bool mixed,
-			__u16 port, bool excluded)
+			__u16 port, enum route route)
 {
-	struct tl_pair_opts o = { .family = TL_INET4, .server_port = port };
+	bool excluded = route == ROUTE_EXCLUDED;
+	/* a guarded receiver splices from its first byte: no recv() warm-up */
+	struct tl_pair_opts o = { .family = TL_INET4, .server_port = port,
+				  .no_warm_up = route == ROUTE_GUARDED };
 	struct tl_pair p = TL_PAIR_INIT;
 	struct writer w = { .len = len };
 	struct tl_tcp_bytes cb;
@@ -322,8 +343,11 @@ static bool splice_case(const struct tl_pins *pins, const char *label, __u64 len
 	ASSERT_OK(tl_tcp_bytes(p.client, &cb), "TCP_INFO client");
 	tl_log("%s: TCP carried %llu of %llu bytes", label, (unsigned long long)cb.sent,
 	       (unsigned long long)len);
-	if (excluded)
+	if (route == ROUTE_EXCLUDED)
 		ASSERT_GE(cb.sent, len, "TCP carried the whole stream (excluded port)");
+	else if (route == ROUTE_GUARDED)
+		ASSERT_GE(cb.sent, len, "TCP carried the whole stream (the splice guard kept the "
+			  "connection on TCP)");
 	else
 		ASSERT_LE(cb.sent, TL_BYPASS_MAX(len), "the stream bypassed TCP (accelerated)");
 	ok = true;
@@ -387,40 +411,116 @@ cleanup:
 	return ok;
 }
 
+/* Counter @i of @after minus @before. */
+#define DELTA(after, before, i) ((after)[i] - (before)[i])
+
+/*
+ * 3. The splice guard: the three receivers on accelerated connections get
+ * the stream, and splice_stepaside rose. Each case runs whatever the others
+ * did, so the log shows all three.
+ */
+static bool guarded_cases(const struct tl_pins *pins)
+{
+	__u64 before[SA_CNT_MAX], after[SA_CNT_MAX];
+	bool ok_small, ok_big, ok_mixed, ok = false;
+
+	ASSERT_OK(tl_counters(pins, before), "read the counters before");
+	ok_small = splice_case(pins, "guarded-splice-4MiB", 4 * MiB, false, 0, ROUTE_GUARDED);
+	ok_big = splice_case(pins, "guarded-splice-64MiB", 64 * MiB, false, 0, ROUTE_GUARDED);
+	ok_mixed = splice_case(pins, "guarded-splice+recv-64MiB", 64 * MiB, true, 0,
+			       ROUTE_GUARDED);
+	ASSERT_OK(tl_counters(pins, after), "read the counters after");
+	tl_counters_log("after the splice guard cases", after);
+	tl_log("splice guard: directions_started_on_tcp +%llu, splice_stepaside +%llu, "
+	       "splice_learned +%llu, splice_stranded +%llu",
+	       (unsigned long long)DELTA(after, before, SA_CNT_STARTS_ON_TCP),
+	       (unsigned long long)DELTA(after, before, SA_CNT_SPLICE_STEPASIDE),
+	       (unsigned long long)DELTA(after, before, SA_CNT_SPLICE_LEARNED),
+	       (unsigned long long)DELTA(after, before, SA_CNT_SPLICE_STRANDED));
+	ASSERT_TRUE(ok_small, "splice receiver on an accelerated connection with the splice "
+		    "guard, 4 MiB");
+	ASSERT_TRUE(ok_big, "splice receiver on an accelerated connection with the splice "
+		    "guard, 64 MiB");
+	ASSERT_TRUE(ok_mixed, "alternating splice/recv receiver on an accelerated connection "
+		    "with the splice guard, 64 MiB");
+	ASSERT_GT(DELTA(after, before, SA_CNT_SPLICE_STEPASIDE), 0,
+		  "splice_stepaside rose: the guard moved the splice receivers' connections "
+		  "to TCP");
+	ok = true;
+cleanup:
+	return ok;
+}
+
 int main(void)
 {
 	struct tl_daemon d = TL_DAEMON_INIT;
 	struct tl_pins pins = TL_PINS_INIT;
-	bool ok_kernel, ok_small, ok_big, ok_mixed, ok_tls = true;
+	bool ok_kernel, ok_small, ok_big, ok_mixed, ok_tls = true, ok_guard = true;
+	bool has_splice, has_flow;
+	char variant[256] = "?";
 	int tls;
 
 	ASSERT_OK(tl_init("ktls_splice", TL_BUDGET_S), "tl_init");
-	/* the supported setup: a splicing server's port is excluded */
+	/* the setup without the guard: a splicing server's port is excluded */
 	ASSERT_OK(tl_config_write("exclude_ports = " SPLICE_PORT_STR "\n"), "write config");
 	ASSERT_OK(tl_daemon_start_ready(&d, NULL, 0), "start sockacceld, wait for READY=1");
 	ASSERT_OK(tl_pins_open(&pins), "open pinned sock_hash and counters");
+	tl_daemon_variant(&d, variant, sizeof(variant));
+	has_splice = tl_daemon_has_feature(&d, "splice_guard");
+	has_flow = tl_daemon_has_feature(&d, "flow_control");
+	tl_log("sockacceld runs variant %s", variant);
 
-	/* 1. the kernel behaviour, on an accelerated connection */
-	ok_kernel = splice_case(&pins, "accelerated-splice-4MiB", 4 * MiB, false, 0, false);
-	ASSERT_FALSE(ok_kernel, "a splice(2) receiver on an accelerated connection misses the "
-		     "redirected bytes on this kernel; if it now gets them, the kernel fixed "
-		     "splice_misses_redirected: update docs/kernel-behaviours.md and this test");
-
-	/* 2. excluded by port: on TCP, byte-exact; each case runs whatever the
+	/* 1. excluded by port: on TCP, byte-exact; each case runs whatever the
 	 * others did, so the log shows all three */
-	ok_small = splice_case(&pins, "excluded-splice-4MiB", 4 * MiB, false, SPLICE_PORT, true);
-	ok_big = splice_case(&pins, "excluded-splice-64MiB", 64 * MiB, false, SPLICE_PORT, true);
+	ok_small = splice_case(&pins, "excluded-splice-4MiB", 4 * MiB, false, SPLICE_PORT,
+			       ROUTE_EXCLUDED);
+	ok_big = splice_case(&pins, "excluded-splice-64MiB", 64 * MiB, false, SPLICE_PORT,
+			     ROUTE_EXCLUDED);
 	ok_mixed = splice_case(&pins, "excluded-splice+recv-64MiB", 64 * MiB, true, SPLICE_PORT,
-			       true);
+			       ROUTE_EXCLUDED);
+	/* 2. kTLS, before this process is known as a splicer (3) */
 	tls = kernel_has_tls();
 	if (tls == 0)
 		tl_log("SKIP kTLS: CONFIG_TLS is not set on this kernel");
 	else
 		ok_tls = ktls_case(&pins);
+
+	/* 3. the splice guard, on accelerated connections; a missing feature
+	 * fails (or skips) this part only, 4 still runs */
+	if (!has_splice)
+		tl_fail_msg(__FILE__, __LINE__, "sockacceld runs variant %s without splice_guard%s: "
+			    "the splice guard is missing, splice receivers on accelerated "
+			    "connections cannot be checked (sockacceld's log says why it was "
+			    "refused)", variant, has_flow ? "" : " and without flow_control");
+	else if (!has_flow)
+		tl_log("SKIP the splice guard on accelerated connections: flow_control not "
+		       "loaded: receivers are not kept off the fast path until their first "
+		       "recvmsg (variant %s)", variant);
+	else
+		ok_guard = guarded_cases(&pins);
 	ASSERT_TRUE(ok_small, "splice receiver on an excluded port, 4 MiB");
 	ASSERT_TRUE(ok_big, "splice receiver on an excluded port, 64 MiB");
 	ASSERT_TRUE(ok_mixed, "alternating splice/recv receiver on an excluded port, 64 MiB");
 	ASSERT_TRUE(ok_tls, "kTLS on an inserted socket");
+	ASSERT_TRUE(ok_guard, "splice receivers on accelerated connections with the splice guard");
+
+	tl_pins_close(&pins);
+	ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");
+	ASSERT_EXIT(d.status, SA_EXIT_OK, "sockacceld after SIGTERM");
+	tl_daemon_release(&d);
+
+	/* 4. the kernel behaviour, on an accelerated connection without the
+	 * guard */
+	ASSERT_OK(tl_daemon_start_variant(&d, "splice_guard", "base+"),
+		  "start sockacceld with splice_guard refused");
+	ASSERT_FALSE(tl_daemon_has_feature(&d, "splice_guard"),
+		     "sockacceld runs without splice_guard when it is refused");
+	ASSERT_OK(tl_pins_open(&pins), "open pinned sock_hash and counters again");
+	ok_kernel = splice_case(&pins, "unguarded-splice-4MiB", 4 * MiB, false, 0,
+				ROUTE_REDIRECTED);
+	ASSERT_FALSE(ok_kernel, "a splice(2) receiver on an accelerated connection misses the "
+		     "redirected bytes on this kernel; if it now gets them, the kernel fixed "
+		     "splice_misses_redirected: update docs/kernel-behaviours.md and this test");
 
 	tl_pins_close(&pins);
 	ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");

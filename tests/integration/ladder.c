@@ -82,13 +82,16 @@ static struct feat {
 	{ "demote_read", 0, "demote" },
 	{ "tfo_check", SA_FEAT_TFO, NULL },
 	{ "probe_mark", SA_FEAT_PROBE_MARK, NULL },
+	{ "splice_guard", SA_FEAT_SPLICE, NULL },
+	{ "halfclose_guard", SA_FEAT_HALFCLOSE, NULL },
 };
 #define N_FEATS (sizeof(feats) / sizeof(feats[0]))
 
 /* The optional features the ladder tries first (budget only stands in
  * for a missing peer_bound). */
 static const __u32 primaries[] = { SA_FEAT_PEER_BOUND, SA_FEAT_FLOW, SA_FEAT_DEMOTE,
-				   SA_FEAT_TFO, SA_FEAT_PROBE_MARK };
+				   SA_FEAT_TFO, SA_FEAT_PROBE_MARK, SA_FEAT_SPLICE,
+				   SA_FEAT_HALFCLOSE };
 #define N_PRIMARIES (sizeof(primaries) / sizeof(primaries[0]))
 
 static void feats_resolve(void)
@@ -723,6 +726,8 @@ int main(void)
 		}
 		if (bit == SA_FEAT_PEER_BOUND)	/* and flow control, built on it */
 			loaded = (loaded & ~SA_FEAT_FLOW) | SA_FEAT_BUDGET;
+		if (bit == SA_FEAT_DEMOTE)	/* and the half-close guard, likewise */
+			loaded &= ~SA_FEAT_HALFCLOSE;
 		named |= bit;
 		fresh |= cap & ~krefused;
 		name_list(cap, list, sizeof(list));
@@ -748,7 +753,8 @@ int main(void)
 			  "path of sockaccel_testrefuse.bpf.o");
 		ASSERT_OK(access(testrefuse, R_OK), testrefuse);
 		ASSERT_TRUE(rung("the verifier refuses demote (sockaccel_testrefuse.bpf.o)", NULL,
-				 testrefuse, given & ~cap, SA_FEAT_DEMOTE, REASON_VERIFIER,
+				 testrefuse, given & ~cap & ~SA_FEAT_HALFCLOSE, SA_FEAT_DEMOTE,
+				 REASON_VERIFIER,
 				 cap & ~krefused), "a real verifier refusal");
 	} else {
 		tl_log("---- this kernel refused demote itself; the default start's status named it "

@@ -100,7 +100,8 @@ static int one_connection(struct opener *op, int lfd, __u16 port, const struct t
 	setsockopt(a, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	cs = tl_sock_map_state(pins->sock_hash, c);
 	as = tl_sock_map_state(pins->sock_hash, a);
-	if ((err = tl_xfer(c, true, seed, XCHG, 10000)) ||
+	if ((err = tl_warm_up(c, a)) ||
+	    (err = tl_xfer(c, true, seed, XCHG, 10000)) ||
 	    (err = tl_xfer(a, false, seed, XCHG, 10000)) ||
 	    (err = tl_xfer(a, true, ~seed, XCHG, 10000)) ||
 	    (err = tl_xfer(c, false, ~seed, XCHG, 10000))) {

@@ -1409,6 +1409,26 @@ static int set_nonblock(int fd)
 	return 0;
 }
 
+/* One byte from @from to @to, read back. */
+static int warm_up(int from, int to)
+{
+	struct pollfd pf = { .fd = to, .events = POLLIN };
+	char b = 'w';
+
+	if (send(from, &b, 1, MSG_NOSIGNAL) != 1)
+		return -errno;
+	if (poll(&pf, 1, 10000) != 1)
+		return -ETIMEDOUT;
+	return recv(to, &b, 1, MSG_DONTWAIT) == 1 ? 0 : -EIO;
+}
+
+int tl_warm_up(int a, int b)
+{
+	int err = warm_up(a, b);
+
+	return err ? err : warm_up(b, a);
+}
+
 int tl_pair_make(struct tl_pair *p, const struct tl_pair_opts *o)
 {
 	struct pair_req rq = { .o = o };
@@ -1458,6 +1478,14 @@ int tl_pair_make(struct tl_pair *p, const struct tl_pair_opts *o)
 	err = set_nonblock(p->client);
 	if (!err)
 		err = set_nonblock(p->server);
+	/* the splice guard keeps each direction on TCP until its receiver has
+	 * read with recvmsg: one byte each way, so that what a test sends next
+	 * is redirected from its first byte (a TFO pair's SYN data is the
+	 * start of its stream) */
+	if (!err && !o->fastopen && !o->no_warm_up)
+		err = warm_up(p->client, p->server);
+	if (!err && !o->fastopen && !o->no_warm_up)
+		err = warm_up(p->server, p->client);
 cleanup:
 	if (lfd >= 0)
 		close(lfd);
@@ -1750,6 +1778,8 @@ static int write_chunk(struct tl_stream *s, struct wstate *w, __u64 off, size_t 
 	return 0;
 }
 
+static void wait_for_partner(struct tl_stream *s);
+
 static void *writer_main(void *arg)
 {
 	struct tl_stream *s = arg;
@@ -1809,6 +1839,8 @@ static void *writer_main(void *arg)
 		if (s->pace_us)
 			usleep(s->pace_us);
 	}
+	if (!err && s->shutdown)
+		wait_for_partner(s);
 	if (!err && s->shutdown && shutdown(s->wfd, SHUT_WR) < 0) {
 		err = -errno;
 		snprintf(s->wwhy, sizeof(s->wwhy), "shutdown(SHUT_WR): %s", strerror(errno));
@@ -1937,6 +1969,47 @@ cleanup:
 	return NULL;
 }
 
+/*
+ * Streams running both ways on one connection: a half-close moves the
+ * connection to TCP (the half-close guard), so a writer that finishes first
+ * waits for the other direction's writer before its shutdown(SHUT_WR), and
+ * both streams are redirected to their last byte, as tests expect.
+ */
+#define TL_STREAMS_MAX 64
+static struct tl_stream *running_streams[TL_STREAMS_MAX];
+static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void stream_register(struct tl_stream *s, bool on)
+{
+	pthread_mutex_lock(&running_lock);
+	for (unsigned int i = 0; i < TL_STREAMS_MAX; i++) {
+		if (on && !running_streams[i]) {
+			running_streams[i] = s;
+			break;
+		}
+		if (!on && running_streams[i] == s)
+			running_streams[i] = NULL;
+	}
+	pthread_mutex_unlock(&running_lock);
+}
+
+static void wait_for_partner(struct tl_stream *s)
+{
+	long long end = tl_now_ms() + (s->stall_ms > 0 ? s->stall_ms : 20000);
+	struct tl_stream *p = NULL;
+
+	pthread_mutex_lock(&running_lock);
+	for (unsigned int i = 0; i < TL_STREAMS_MAX && !p; i++)
+		if (running_streams[i] && running_streams[i] != s &&
+		    running_streams[i]->wfd == s->rfd && running_streams[i]->rfd == s->wfd)
+			p = running_streams[i];
+	pthread_mutex_unlock(&running_lock);
+	/* a partner stays registered until joined or stopped, after this */
+	while (p && atomic_load(&p->written) < p->len && !atomic_load(&p->abort) &&
+	       !atomic_load(&s->abort) && tl_now_ms() < end)
+		tl_sleep_ms(1);
+}
+
 int tl_stream_start(struct tl_stream *s, int wfd, int rfd)
 {
 	int err;
@@ -1962,6 +2035,7 @@ int tl_stream_start(struct tl_stream *s, int wfd, int rfd)
 		return err;
 	}
 	s->started = true;
+	stream_register(s, true);
 	tl_log("stream %s: %llu bytes via %s%s", s->name,
 	       (unsigned long long)(s->len - s->start), tl_write_mode_name(s->mode),
 	       s->gated ? ", gated" : "");
@@ -2026,6 +2100,7 @@ int tl_stream_join(struct tl_stream *s, int timeout_ms)
 	}
 	pthread_join(s->wthread, NULL);
 	pthread_join(s->rthread, NULL);
+	stream_register(s, false);
 	s->started = false;
 	stream_report(s);
 	if (timed_out)
@@ -2049,6 +2124,7 @@ void tl_stream_stop(struct tl_stream *s)
 	atomic_store(&s->abort, true);
 	pthread_join(s->wthread, NULL);
 	pthread_join(s->rthread, NULL);
+	stream_register(s, false);
 	s->started = false;
 }
 

@@ -239,6 +239,11 @@ struct tl_pair_opts {
 	bool fastopen;
 	const void *syn_data;
 	size_t syn_len;
+	/* Skip the one-byte exchange each way that tl_pair_make does so that
+	 * the next bytes are redirected (the splice guard keeps a direction on
+	 * TCP until its receiver read with recvmsg); for receivers that must
+	 * read by other means from their first byte. */
+	bool no_warm_up;
 };
 
 struct tl_pair {
@@ -252,6 +257,9 @@ struct tl_pair {
 /* Make a connected pair in the places @o names, hand both sockets to this
  * process (SCM_RIGHTS) and make them non-blocking. */
 int tl_pair_make(struct tl_pair *p, const struct tl_pair_opts *o);
+/* One byte each way between the two ends of a connection, read with recv:
+ * what tl_pair_make does unless told not to (see no_warm_up). */
+int tl_warm_up(int a, int b);
 void tl_pair_close(struct tl_pair *p);
 const char *tl_family_name(enum tl_family f);
 

@@ -207,23 +207,38 @@ SUITE
 
 # --- boot ------------------------------------------------------------------
 log="$run/console.log"
-step "$name: booting $kver ($kpkg) under qemu (TCG); the suite runs inside"
-start=$SECONDS
-rc=0
-timeout "$vm_timeout" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 \
-	-nographic -no-reboot -monitor none -serial stdio \
-	-kernel "$vmlinuz" -initrd "$initrd" \
-	-append "console=ttyS0 rdinit=/init panic=-1 quiet sa_build=$build sa_suite=$run/suite.sh" \
-	-fsdev local,id=r,path="$rootfs",security_model=none,readonly=on \
-	-device virtio-9p-pci,fsdev=r,mount_tag=rootfs \
-	-fsdev local,id=b,path="$build",security_model=none,readonly=on \
-	-device virtio-9p-pci,fsdev=b,mount_tag=build \
-	</dev/null >"$log" 2>&1 || rc=$?
-echo "== $name: the VM ran $((SECONDS - start)) s (console: $log)"
+boot() {
+	step "$name: booting $kver ($kpkg) under qemu (TCG); the suite runs inside"
+	start=$SECONDS
+	rc=0
+	timeout "$vm_timeout" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 \
+		-nographic -no-reboot -monitor none -serial stdio \
+		-kernel "$vmlinuz" -initrd "$initrd" \
+		-append "console=ttyS0 rdinit=/init panic=-1 quiet sa_build=$build sa_suite=$run/suite.sh" \
+		-fsdev local,id=r,path="$rootfs",security_model=none,readonly=on \
+		-device virtio-9p-pci,fsdev=r,mount_tag=rootfs \
+		-fsdev local,id=b,path="$build",security_model=none,readonly=on \
+		-device virtio-9p-pci,fsdev=b,mount_tag=build \
+		</dev/null >"$log" 2>&1 || rc=$?
+	echo "== $name: the VM ran $((SECONDS - start)) s (console: $log)"
+}
 
 # the console log without CRs and terminal escapes (the guest resets the
 # serial terminal just before the suite's first line)
 console() { tr -d '\r' <"$log" | sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1b[c]//g'; }
+
+boot
+# A guest kernel panic is a finding about that kernel, not a test result:
+# show where and the oops first (a long console would bury it), keep the
+# whole console, and run the suite once more. Two panics fail.
+if console | grep -q "Kernel panic"; then
+	cp "$log" "$run/panic-1.log"
+	echo "== $name: THE GUEST KERNEL PANICKED during: $(console | grep -E '^-- ' | tail -1)"
+	console | grep -E 'BUG:|RIP:|Oops|Call Trace|^\[ *[0-9.]+\] +[a-z_0-9.]+\+0x|Kernel panic' | head -60
+	echo "== $name: whole console kept in $run/panic-1.log; booting once more"
+	boot
+	console | grep -q "Kernel panic" && { console | tail -60; fail "$name: the guest kernel panicked twice"; }
+fi
 console | sed -n '/^kernel:/,$p'
 [ "$rc" = 124 ] && fail "$name: the VM did not finish within ${vm_timeout}s"
 summary=$(console | grep -E "^$name: [0-9]+ passed, [0-9]+ failed" | tail -1)
