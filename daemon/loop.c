@@ -39,6 +39,7 @@ struct loop {
 	 * line each, however many processes of it come and go */
 	struct sa_stepaside_key logged[STEPASIDE_LOGGED_MAX];
 	unsigned int n_logged;
+	bool halfclose_logged;	/* the half-close guard's first act, said once */
 };
 
 /* An event source's open() returns this when it is not needed here. */
@@ -218,7 +219,8 @@ static void on_health_timer(struct loop *l, int fd)
 	notify_status(l);
 }
 
-/* The splice guard's step-asides: one line per command and cgroup. */
+/* The guards' log: one line per command and cgroup the splice guard stepped
+ * aside for, one line when the half-close guard first acted. */
 static bool stepaside_logged(struct loop *l, const struct sa_stepaside_key *k, bool stranded)
 {
 	struct sa_stepaside_key cmd = *k;
@@ -234,7 +236,7 @@ static bool stepaside_logged(struct loop *l, const struct sa_stepaside_key *k, b
 
 static int open_stepaside_timer(struct loop *l)
 {
-	if (!(l->d->features & SA_FEAT_SPLICE))
+	if (!(l->d->features & (SA_FEAT_SPLICE | SA_FEAT_HALFCLOSE)))
 		return SOURCE_UNUSED;
 	return open_timer((__u64)STEPASIDE_INTERVAL_S * 1000000);
 }
@@ -249,6 +251,22 @@ static void on_stepaside_timer(struct loop *l, int fd)
 	if (!timer_fired(fd))
 		return;
 	sa_fastpath_info(l->d->fp, &fi);
+	if (!l->halfclose_logged) {
+		__u64 cnt[SA_CNT_MAX] = {};
+
+		/* the guard runs in sockops, which has no helper for the
+		 * process's name: counted, not attributed */
+		sa_counters_read(fi.counters_fd, cnt);
+		if (cnt[SA_CNT_HALFCLOSE_DEMOTED] + cnt[SA_CNT_HALFCLOSE_BUSY]) {
+			l->halfclose_logged = true;
+			p_info("half-close guard: accelerated sockets whose application shut down "
+			       "its write side now leave the map, so a blocking recv() waits for "
+			       "the reply as on TCP (halfclose_demoted, halfclose_busy in "
+			       "'sockaccelctl stats')");
+		}
+	}
+	if (!(l->d->features & SA_FEAT_SPLICE))
+		return;
 	n = sa_stepaside_read(fi.stepaside_fd, es, SA_STEPASIDE_MAX);
 	for (int i = 0; i < n; i++) {
 		bool stranded = es[i].val.stranded > 0;
@@ -293,7 +311,7 @@ static const struct event_source {
 	{ "rtnetlink address monitor", open_rtnl, on_rtnl },
 	{ "health check timer", open_health_timer, on_health_timer },
 	{ "watchdog timer", open_watchdog, on_watchdog },
-	{ "splice guard log timer", open_stepaside_timer, on_stepaside_timer },
+	{ "step-aside log timer", open_stepaside_timer, on_stepaside_timer },
 };
 
 #define N_SOURCES (sizeof(sources) / sizeof(sources[0]))

@@ -9,8 +9,10 @@
  *
  *   sa_stream [--bytes N] [--duration-ms MS] [--port P] [--ipv6]
  *
- * "tcp_bytes_sent" is the writer's tcpi_bytes_sent: ~0 when the stream was
- * redirected by sockmap, N on plain TCP.
+ * "tcp_bytes_sent" is what the writer's tcpi_bytes_sent rose by during the
+ * stream: ~0 when the stream was redirected by sockmap, N on plain TCP.
+ * Before it, one byte goes each way and is read with recv(): the splice
+ * guard keeps a direction on TCP until its receiver has read so.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -68,7 +70,10 @@ static int writer(int fd, unsigned long long total, unsigned long long duration_
 	unsigned long long off = 0, start = now_ms();
 	struct tcp_info ti = {};
 	socklen_t tl = sizeof(ti);
+	__u64 before;
 
+	getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl);
+	before = ti.tcpi_bytes_sent;
 	while (off < total) {
 		size_t n = total - off < CHUNK ? (size_t)(total - off) : CHUNK;
 		ssize_t w;
@@ -95,6 +100,7 @@ static int writer(int fd, unsigned long long total, unsigned long long duration_
 	if (read(done, &ti, 1) < 0)
 		return 1;
 	getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl);
+	ti.tcpi_bytes_sent -= before;
 	if (write(report, &ti.tcpi_bytes_sent, sizeof(ti.tcpi_bytes_sent)) < 0)
 		return 1;
 	return 0;
@@ -144,6 +150,14 @@ static int reader(int fd, unsigned long long total, unsigned long long *got, cha
 	}
 	*got = off;
 	return why[0] ? 1 : 0;
+}
+
+/* One byte from @from, read by @to with recv(); both blocking. */
+static int warm_up(int from, int to)
+{
+	char b = 'w';
+
+	return send(from, &b, 1, MSG_NOSIGNAL) == 1 && recv(to, &b, 1, 0) == 1 ? 0 : -1;
 }
 
 int main(int argc, char **argv)
@@ -196,6 +210,10 @@ int main(int argc, char **argv)
 	    getsockname(lfd, (struct sockaddr *)&ss, &sl) ||
 	    connect(cfd, (struct sockaddr *)&ss, sl) || (afd = accept(lfd, NULL, NULL)) < 0) {
 		printf("{\"ok\":false,\"error\":\"loopback connection: %s\"}\n", strerror(errno));
+		return 1;
+	}
+	if (warm_up(cfd, afd) || warm_up(afd, cfd)) {
+		printf("{\"ok\":false,\"error\":\"one byte each way: %s\"}\n", strerror(errno));
 		return 1;
 	}
 	progress = mmap(NULL, sizeof(*progress), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
