@@ -28,21 +28,16 @@ static void addr_str(const struct sa_sock_key *k, const __u32 ip[4], __u32 port,
 int do_conns(struct ctl *c, int argc, char **argv)
 {
 	struct sa_sock_key key, next;
-	char path[PATH_MAX], l[64], r[64];
+	char why[SA_PIN_WHY_LEN], l[64], r[64];
 	unsigned int n = 0;
 	void *prev = NULL;
 	int fd;
 
-	if (argc > 1) {
-		ctl_err(c, "conns: unexpected argument '%s'", argv[1]);
+	if (ctl_no_args(c, argc, argv))
 		return SA_CTL_USAGE;
-	}
-	if (sa_pin_path(path, c->pin_dir, SA_PIN_SOCK_HASH))
-		return SA_CTL_USAGE;
-	fd = bpf_obj_get(path);
+	fd = sa_pin_open(c->pin_dir, SA_PIN_SOCK_HASH, why, sizeof(why));
 	if (fd < 0) {
-		ctl_err(c, "can't open the map '%s': %s%s", path, strerror(errno),
-			errno == ENOENT ? " (the fast path is off)" : "");
+		ctl_err(c, "%s", why);
 		return SA_CTL_FAIL;
 	}
 	if (c->json)

@@ -2,6 +2,7 @@
 #ifndef SA_CTL_H
 #define SA_CTL_H
 
+#include <getopt.h>
 #include <limits.h>
 #include <stdbool.h>
 
@@ -25,6 +26,7 @@ struct ctl {
 	bool json;
 	json_writer_t *jw;	/* set in JSON mode */
 	bool error_printed;
+	char **opt_argv;	/* the argv ctl_getopt() is walking */
 };
 
 struct cmd {
@@ -39,6 +41,19 @@ void ctl_err(struct ctl *c, const char *fmt, ...) __attribute__((format(printf, 
 
 /* The error for an option getopt_long did not accept; returns SA_CTL_USAGE. */
 int ctl_bad_option(struct ctl *c, int opt, char **argv, const char *cmd);
+
+/*
+ * getopt_long over a command's argv (argv[0] is its name), so that no
+ * command repeats the checks (as bpftool's REQ_ARGS/BAD_ARG): resets getopt
+ * on the first call for an argv, reports an option it refuses and, at the
+ * end, an argument left over. Returns the option, -1 at the end, or '?'
+ * once it has reported a usage error: the caller returns SA_CTL_USAGE.
+ */
+int ctl_getopt(struct ctl *c, int argc, char **argv, const struct option *longopts);
+
+/* For a command that takes nothing: SA_CTL_USAGE, reported, when argv
+ * holds more than its name; else 0. */
+int ctl_no_args(struct ctl *c, int argc, char **argv);
 
 int do_status(struct ctl *c, int argc, char **argv);
 int do_stats(struct ctl *c, int argc, char **argv);

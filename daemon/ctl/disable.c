@@ -7,7 +7,7 @@
 
 #include "sockaccel.h"
 #include "ctl.h"
-#include "daemon_opts.h"
+#include "parse.h"
 #include "drain.h"
 #include "exitcodes.h"
 #include "bringup.h"
@@ -28,20 +28,15 @@ int do_disable(struct ctl *c, int argc, char **argv)
 	__u32 secs;
 	int opt, err;
 
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
-		if (opt != 't')
-			return ctl_bad_option(c, opt, argv, "disable");
+	while ((opt = ctl_getopt(c, argc, argv, longopts)) != -1) {
+		if (opt == '?')
+			return SA_CTL_USAGE;
 		if (sa_parse_u32(optarg, 0, 86400, &secs)) {
 			ctl_err(c, "disable --timeout: '%s' is not a number of seconds from 0 to 86400",
 				optarg);
 			return SA_CTL_USAGE;
 		}
 		o.timeout_ms = secs * 1000;
-	}
-	if (optind < argc) {
-		ctl_err(c, "disable: unexpected argument '%s'", argv[optind]);
-		return SA_CTL_USAGE;
 	}
 
 	err = sa_drain(&o, &r);
@@ -95,8 +90,7 @@ int do_enable(struct ctl *c, int argc, char **argv)
 	__u32 max_conns = 0;
 	int opt, code;
 
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
+	while ((opt = ctl_getopt(c, argc, argv, longopts)) != -1) {
 		switch (opt) {
 		case 'c':
 			cgroup = optarg;
@@ -114,12 +108,8 @@ int do_enable(struct ctl *c, int argc, char **argv)
 			config_set = true;
 			break;
 		default:
-			return ctl_bad_option(c, opt, argv, "enable");
+			return SA_CTL_USAGE;
 		}
-	}
-	if (optind < argc) {
-		ctl_err(c, "enable: unexpected argument '%s'", argv[optind]);
-		return SA_CTL_USAGE;
 	}
 	if (sa_config_load(config_path, config_set, &config, err_text, sizeof(err_text))) {
 		ctl_err(c, "enable: %s", err_text);

@@ -12,6 +12,7 @@
 
 #include "ctl.h"
 #include "log.h"
+#include "parse.h"
 #include "pins.h"
 
 static const struct cmd cmds[] = {
@@ -54,6 +55,37 @@ int ctl_bad_option(struct ctl *c, int opt, char **argv, const char *cmd)
 	else
 		ctl_err(c, "%s: unknown option '%s'", cmd, argv[optind - 1]);
 	return SA_CTL_USAGE;
+}
+
+static int unexpected_arg(struct ctl *c, char **argv, int i)
+{
+	ctl_err(c, "%s: unexpected argument '%s'", argv[0], argv[i]);
+	return SA_CTL_USAGE;
+}
+
+int ctl_getopt(struct ctl *c, int argc, char **argv, const struct option *longopts)
+{
+	int opt;
+
+	if (c->opt_argv != argv) {
+		c->opt_argv = argv;
+		optind = 0;	/* main's getopt_long walked another argv */
+	}
+	opt = getopt_long(argc, argv, "+:", longopts, NULL);
+	if (opt == '?' || opt == ':') {
+		ctl_bad_option(c, opt, argv, argv[0]);
+		return '?';
+	}
+	if (opt == -1 && optind < argc) {
+		unexpected_arg(c, argv, optind);
+		return '?';
+	}
+	return opt;
+}
+
+int ctl_no_args(struct ctl *c, int argc, char **argv)
+{
+	return argc > 1 ? unexpected_arg(c, argv, 1) : 0;
 }
 
 static void usage(FILE *out, const char *prog)
@@ -121,7 +153,6 @@ int main(int argc, char **argv)
 	bool verbose = false, help_and_exit = false;
 	const char *name;
 	int opt, ret;
-	size_t n;
 
 	snprintf(c.pin_dir, sizeof(c.pin_dir), "%s", SA_PIN_DIR_DEFAULT);
 	opterr = 0;
@@ -129,15 +160,11 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "+:p:jvh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			n = strlen(optarg);
-			while (n > 1 && optarg[n - 1] == '/')
-				n--;
-			if (optarg[0] != '/' || n >= sizeof(c.pin_dir) - NAME_MAX - 2) {
+			if (sa_parse_abs_path(optarg, c.pin_dir)) {
 				ctl_err(&c, "--pin-dir: '%s' is not an absolute path of sane length",
 					optarg);
 				goto usage_err;
 			}
-			snprintf(c.pin_dir, sizeof(c.pin_dir), "%.*s", (int)n, optarg);
 			break;
 		case 'j':
 			c.json = true;

@@ -26,22 +26,16 @@ int do_preflight(struct ctl *c, int argc, char **argv)
 		{ "cgroup", required_argument, NULL, 'c' },
 		{},
 	};
-	static const char *const state[] = { "pass", "fail", "info", "skip" };
 	struct sa_preflight_opts po = { .pin_dir = c->pin_dir };
 	struct sa_preflight pf;
 	struct sa_variant v;
 	bool probed = false;
 	int opt, code, err = 0;
 
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
-		if (opt != 'c')
-			return ctl_bad_option(c, opt, argv, "preflight");
+	while ((opt = ctl_getopt(c, argc, argv, longopts)) != -1) {
+		if (opt == '?')
+			return SA_CTL_USAGE;
 		po.cgroup = optarg;
-	}
-	if (optind < argc) {
-		ctl_err(c, "preflight: unexpected argument '%s'", argv[optind]);
-		return SA_CTL_USAGE;
 	}
 	code = sa_preflight_run(&po, &pf);
 	if (pf.checks[0].state == SA_CHECK_PASS) {
@@ -87,7 +81,7 @@ int do_preflight(struct ctl *c, int argc, char **argv)
 		jsonw_start_object(c->jw);
 		jsonw_string_field(c->jw, "id", k->id);
 		jsonw_string_field(c->jw, "title", k->title);
-		jsonw_string_field(c->jw, "state", state[k->state]);
+		jsonw_string_field(c->jw, "state", sa_check_state_name(k->state));
 		jsonw_string_field(c->jw, "detail", k->detail);
 		if (k->state == SA_CHECK_FAIL) {
 			jsonw_string_field(c->jw, "fix", k->fix);
@@ -102,22 +96,16 @@ int do_preflight(struct ctl *c, int argc, char **argv)
 
 int do_version(struct ctl *c, int argc, char **argv)
 {
-	struct sa_layout layout = {};
-	char path[PATH_MAX];
+	struct sa_layout_check lc;
 	struct utsname u = {};
-	bool pinned = false;
-	__u32 zero = 0;
-	int fd;
+	bool pinned;
 
-	if (argc > 1) {
-		ctl_err(c, "version: unexpected argument '%s'", argv[1]);
+	if (ctl_no_args(c, argc, argv))
 		return SA_CTL_USAGE;
-	}
 	uname(&u);
-	if (sa_pin_path(path, c->pin_dir, SA_PIN_LAYOUT) == 0 && (fd = bpf_obj_get(path)) >= 0) {
-		pinned = bpf_map_lookup_elem(fd, &zero, &layout) == 0;
-		close(fd);
-	}
+	/* whatever version is pinned, as long as the pin is ours */
+	sa_pin_layout_check(c->pin_dir, &lc);
+	pinned = lc.read && lc.state != SA_LAYOUT_FOREIGN;
 	if (c->json) {
 		jsonw_start_object(c->jw);
 		jsonw_string_field(c->jw, "sockaccel", SA_VERSION);
@@ -126,7 +114,7 @@ int do_version(struct ctl *c, int argc, char **argv)
 		jsonw_uint_field(c->jw, "layout", SA_LAYOUT_VERSION);
 		jsonw_name(c->jw, "pinned_layout");
 		if (pinned)
-			jsonw_uint(c->jw, layout.version);
+			jsonw_uint(c->jw, lc.layout.version);
 		else
 			jsonw_null(c->jw);
 		jsonw_end_object(c->jw);
@@ -135,7 +123,7 @@ int do_version(struct ctl *c, int argc, char **argv)
 	printf("sockaccel %s\nlibbpf %s\nkernel %s\nlayout %u", SA_VERSION,
 	       libbpf_version_string(), u.release, SA_LAYOUT_VERSION);
 	if (pinned)
-		printf(" (pinned in %s: %u)", c->pin_dir, layout.version);
+		printf(" (pinned in %s: %u)", c->pin_dir, lc.layout.version);
 	printf("\n");
 	return SA_CTL_OK;
 }

@@ -131,7 +131,7 @@ static int probe_child(const char *cgroup, int map_fd, char *why, size_t len)
 
 int sa_probe_run(const char *pin_dir, const char *cgroup, char *detail, size_t len)
 {
-	char child_cg[PATH_MAX], map_path[PATH_MAX];
+	char child_cg[PATH_MAX];
 	const char *where;
 	bool own_cgroup = false;
 	int pipefd[2] = { -1, -1 }, map_fd = -1, status = 0, ret = -1;
@@ -143,11 +143,9 @@ int sa_probe_run(const char *pin_dir, const char *cgroup, char *detail, size_t l
 		snprintf(detail, len, "no cgroup has sockops attached: nothing to probe");
 		return -1;
 	}
-	if (sa_pin_path(map_path, pin_dir, SA_PIN_SOCK_HASH) ||
-	    (map_fd = bpf_obj_get(map_path)) < 0) {
-		snprintf(detail, len, "can't open %s: %s", map_path, strerror(errno));
+	map_fd = sa_pin_open(pin_dir, SA_PIN_SOCK_HASH, detail, len);
+	if (map_fd < 0)
 		return -1;
-	}
 	snprintf(child_cg, sizeof(child_cg), "%s/sockaccel-probe-%d", cgroup, (int)getpid());
 	own_cgroup = mkdir(child_cg, 0700) == 0;
 	/* a cgroup that cannot have children: probe in the cgroup itself */

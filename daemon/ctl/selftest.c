@@ -347,7 +347,7 @@ static int env_setup(struct env *e, struct ctl *c)
 	 * feature's, and the object without kfuncs loads on every kernel */
 	static const struct sa_variant basic = { .kfuncs = false, .loaded = 0 };
 	struct sa_fastpath_opts fo = { .max_conns = 1024, .variant = &basic };
-	char mnt[PATH_MAX], path[PATH_MAX + 32];
+	char mnt[PATH_MAX], why[SA_PIN_WHY_LEN];
 
 	if (sa_mount_find("cgroup2", mnt, sizeof(mnt))) {
 		ctl_err(c, "selftest: no cgroup2 mount");
@@ -382,9 +382,12 @@ static int env_setup(struct env *e, struct ctl *c)
 		ctl_err(c, "selftest: can't load the fast path in the private setup");
 		return -EINVAL;
 	}
-	snprintf(path, sizeof(path), "%s/%s", e->pins, SA_PIN_SOCK_HASH);
-	e->map_fd = bpf_obj_get(path);
-	return e->map_fd < 0 ? -errno : 0;
+	e->map_fd = sa_pin_open(e->pins, SA_PIN_SOCK_HASH, why, sizeof(why));
+	if (e->map_fd < 0) {
+		ctl_err(c, "selftest: %s", why);
+		return e->map_fd;
+	}
+	return 0;
 }
 
 int do_selftest(struct ctl *c, int argc, char **argv)
@@ -401,10 +404,8 @@ int do_selftest(struct ctl *c, int argc, char **argv)
 	struct env e = { .map_fd = -1 };
 	int present = 0, unknown = 0;
 
-	if (argc > 1) {
-		ctl_err(c, "selftest: unexpected argument '%s'", argv[1]);
+	if (ctl_no_args(c, argc, argv))
 		return SA_CTL_USAGE;
-	}
 	if (env_setup(&e, c)) {
 		env_cleanup(&e);
 		return SA_CTL_FAIL;

@@ -11,7 +11,7 @@
 #include "sockaccel.h"
 #include "counters.h"
 #include "ctl.h"
-#include "daemon_opts.h"
+#include "parse.h"
 #include "pins.h"
 #include "state.h"
 
@@ -23,22 +23,19 @@ struct stats_opts {
 
 static int read_counters(struct ctl *c, __u64 out[SA_CNT_MAX])
 {
-	char path[PATH_MAX];
+	char why[SA_PIN_WHY_LEN];
 	int fd, err;
 
-	if (sa_pin_path(path, c->pin_dir, SA_PIN_COUNTERS))
-		return -ENAMETOOLONG;
-	fd = bpf_obj_get(path);
+	fd = sa_pin_open(c->pin_dir, SA_PIN_COUNTERS, why, sizeof(why));
 	if (fd < 0) {
-		err = -errno;
-		ctl_err(c, "can't open the counters '%s': %s%s", path, strerror(-err),
-			err == -ENOENT ? " (the fast path is off)" : "");
-		return err;
+		ctl_err(c, "%s", why);
+		return fd;
 	}
 	err = sa_counters_read(fd, out);
 	close(fd);
 	if (err)
-		ctl_err(c, "can't read the counters '%s': %s", path, strerror(-err));
+		ctl_err(c, "can't read the counters '%s/%s': %s", c->pin_dir, SA_PIN_COUNTERS,
+			strerror(-err));
 	return err;
 }
 
@@ -152,8 +149,7 @@ int do_stats(struct ctl *c, int argc, char **argv)
 	struct sa_state st;
 	int opt;
 
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
+	while ((opt = ctl_getopt(c, argc, argv, longopts)) != -1) {
 		switch (opt) {
 		case 'w':
 			if (sa_parse_u32(optarg, 1, 3600, &so.watch_s)) {
@@ -173,12 +169,8 @@ int do_stats(struct ctl *c, int argc, char **argv)
 			so.prometheus = true;
 			break;
 		default:
-			return ctl_bad_option(c, opt, argv, "stats");
+			return SA_CTL_USAGE;
 		}
-	}
-	if (optind < argc) {
-		ctl_err(c, "stats: unexpected argument '%s'", argv[optind]);
-		return SA_CTL_USAGE;
 	}
 	if (so.prometheus && (so.watch_s || c->json)) {
 		ctl_err(c, "stats --prometheus goes without --watch and --json");
@@ -196,7 +188,7 @@ int do_stats(struct ctl *c, int argc, char **argv)
 	if (read_counters(c, cnt))
 		return SA_CTL_FAIL;
 	if (so.prometheus) {
-		sa_state_read(c->pin_dir, &st);
+		sa_state_read_gauges(c->pin_dir, &st);
 		print_prometheus(cnt, &st);
 	} else {
 		print_once(c, cnt);

@@ -128,8 +128,8 @@ static void print_json(struct ctl *c, const struct sa_state *st, const struct sa
 		jsonw_end_object(jw);
 	}
 	jsonw_end_array(jw);
-	if (st->layout_read)
-		jsonw_uint_field(jw, "layout_version", st->layout.version);
+	if (st->layout.read)
+		jsonw_uint_field(jw, "layout_version", st->layout.layout.version);
 
 	jsonw_name(jw, "sockops");
 	jsonw_start_object(jw);
@@ -215,11 +215,9 @@ static void print_json(struct ctl *c, const struct sa_state *st, const struct sa
 	jsonw_name(jw, "features");
 	jsonw_start_object(jw);
 	for (unsigned int i = 0; i < pf->n; i++) {
-		static const char *const s[] = { "pass", "fail", "info", "skip" };
-
 		jsonw_name(jw, pf->checks[i].id);
 		jsonw_start_object(jw);
-		jsonw_string_field(jw, "state", s[pf->checks[i].state]);
+		jsonw_string_field(jw, "state", sa_check_state_name(pf->checks[i].state));
 		jsonw_string_field(jw, "detail", pf->checks[i].detail);
 		jsonw_end_object(jw);
 	}
@@ -253,8 +251,8 @@ static void print_plain(const struct sa_state *st, const struct sa_verdict_repor
 		printf("  variant:  %s (loaded on %s)\n", desc, st->features.kernel);
 	}
 	printf("  pin dir:  %s", st->pin_dir);
-	if (st->layout_read)
-		printf(" (layout %u)", st->layout.version);
+	if (st->layout.read)
+		printf(" (layout %u)", st->layout.layout.version);
 	printf("\n  daemon:   ");
 	if (st->daemon_pid)
 		printf("sockacceld running, pid %d\n", (int)st->daemon_pid);
@@ -328,15 +326,10 @@ int do_status(struct ctl *c, int argc, char **argv)
 	char probe_detail[512] = "";
 	int opt, code, probe_rc = 0;
 
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
-		if (opt != 'P')
-			return ctl_bad_option(c, opt, argv, "status");
+	while ((opt = ctl_getopt(c, argc, argv, longopts)) != -1) {
+		if (opt == '?')
+			return SA_CTL_USAGE;
 		so.probe = true;
-	}
-	if (optind < argc) {
-		ctl_err(c, "status: unexpected argument '%s'", argv[optind]);
-		return SA_CTL_USAGE;
 	}
 
 	sa_state_read(c->pin_dir, &earlier);

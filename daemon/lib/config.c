@@ -10,7 +10,7 @@
 
 #include "sockaccel.h"
 #include "config.h"
-#include "daemon_opts.h"
+#include "parse.h"
 #include "pins.h"
 
 struct ctx {
@@ -59,16 +59,12 @@ void sa_config_defaults(struct sa_config *c)
 
 static int parse_path(struct ctx *x, const char *v, char *out)
 {
-	size_t n = strlen(v);
+	int ret = sa_parse_abs_path(v, out);
 
-	if (v[0] != '/')
+	if (ret == -EINVAL)
 		return bad(x, PATH_ACCEPTED, "'%s' is not absolute", v);
-	while (n > 1 && v[n - 1] == '/')
-		n--;
-	if (n >= PATH_MAX - NAME_MAX - 2)
+	if (ret)
 		return bad(x, PATH_ACCEPTED, "too long");
-	memcpy(out, v, n);
-	out[n] = '\0';
 	return 0;
 }
 
@@ -213,17 +209,14 @@ int sa_config_parse(FILE *f, const char *name, struct sa_config *c, char *err, s
 		if (!strcmp(key, "cgroup")) {
 			bit = 1;
 			ret = parse_path(&x, val, c->cgroup);
-			c->set_cgroup = true;
 		} else if (!strcmp(key, "pin_dir")) {
 			bit = 2;
 			ret = parse_path(&x, val, c->pin_dir);
-			c->set_pin_dir = true;
 		} else if (!strcmp(key, "max_conns")) {
 			bit = 4;
 			if (sa_parse_u32(val, SA_MAX_CONNS_MIN, SA_MAX_CONNS_MAX, &c->max_conns))
 				ret = bad(&x, "a number from 2 to 4194304", "'%s' is out of range",
 					  val);
-			c->set_max_conns = true;
 		} else if (!strcmp(key, "ports")) {
 			bit = 8;
 			ret = parse_ports(&x, val, c->ports, &c->n_ports);
@@ -284,21 +277,4 @@ int sa_config_load(const char *path, bool must_exist, struct sa_config *c, char 
 	ret = sa_config_parse(f, path, c, err, len);
 	fclose(f);
 	return ret;
-}
-
-static bool in_ranges(const struct sa_port_range *r, unsigned int n, __u16 p)
-{
-	for (unsigned int i = 0; i < n; i++)
-		if (p >= r[i].lo && p <= r[i].hi)
-			return true;
-	return false;
-}
-
-bool sa_config_port_allowed(const struct sa_config *c, __u16 a, __u16 b)
-{
-	if (in_ranges(c->exclude, c->n_exclude, a) || in_ranges(c->exclude, c->n_exclude, b))
-		return false;
-	if (!c->n_ports)
-		return true;
-	return in_ranges(c->ports, c->n_ports, a) || in_ranges(c->ports, c->n_ports, b);
 }

@@ -39,8 +39,6 @@ struct sa_config {
 	struct sa_port_range exclude[SA_PORT_RANGES_MAX];
 	unsigned int n_cidrs;
 	struct sa_cidr cidrs[SA_CIDRS_MAX];
-	/* which keys the file set, so the command line can tell what it overrides */
-	bool set_cgroup, set_pin_dir, set_max_conns;
 };
 
 void sa_config_defaults(struct sa_config *c);
@@ -58,9 +56,5 @@ int sa_config_parse(FILE *f, const char *name, struct sa_config *c, char *err, s
  */
 int sa_config_load(const char *path, bool must_exist, struct sa_config *c, char *err,
 		   size_t len);
-
-/* Does the port policy let a connection between these ports be accelerated?
- * The same answer on both ends: either port may match. */
-bool sa_config_port_allowed(const struct sa_config *c, __u16 a, __u16 b);
 
 #endif

@@ -29,37 +29,25 @@ static __u64 now_ms(void)
 
 static int open_pinned(const char *dir, const char *name)
 {
-	char path[PATH_MAX];
+	char why[SA_PIN_WHY_LEN];
 	int fd;
 
-	if (sa_pin_path(path, dir, name))
-		return -ENAMETOOLONG;
-	fd = bpf_obj_get(path);
-	if (fd < 0) {
-		fd = -errno;
-		p_err("can't open pinned %s '%s': %s", name, path, strerror(-fd));
-	}
+	fd = sa_pin_open(dir, name, why, sizeof(why));
+	if (fd < 0)
+		p_err("%s", why);
 	return fd;
 }
 
+/* Drain what is ours: of our layout, or a setup that never finished. */
 static int check_layout(const char *dir)
 {
-	struct sa_layout layout = {};
-	__u32 zero = 0;
-	int fd, err = 0;
+	struct sa_layout_check lc;
 
-	fd = open_pinned(dir, SA_PIN_LAYOUT);
-	if (fd < 0)
+	if (sa_pin_layout_check(dir, &lc) && lc.state != SA_LAYOUT_UNWRITTEN) {
+		p_err("%s", lc.why);
 		return -EPROTO;
-	if (bpf_map_lookup_elem(fd, &zero, &layout) < 0 ||
-	    (layout.magic && (layout.magic != SA_LAYOUT_MAGIC ||
-			      layout.version != SA_LAYOUT_VERSION))) {
-		p_err("'%s' holds pinned layout version %u; this sockaccelctl drains version %u: "
-		      "use the sockaccelctl of that version", dir, layout.version, SA_LAYOUT_VERSION);
-		err = -EPROTO;
 	}
-	close(fd);
-	return err;
+	return 0;
 }
 
 static int set_draining(const char *dir)
@@ -215,20 +203,20 @@ static void remove_pins(const char *dir)
  */
 static int stop_insertions(const char *dir)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], why[SA_PIN_WHY_LEN];
 	int fd, err;
 
 	err = sa_pin_path(path, dir, SA_PIN_LINK_SOCKOPS);
 	if (err)
 		return err;
-	fd = bpf_obj_get(path);
+	fd = sa_pin_open(dir, SA_PIN_LINK_SOCKOPS, why, sizeof(why));
 	if (fd < 0) {
-		err = -errno;
-		if (err == -ENOENT)
+		if (fd == -ENOENT)
 			return 0;
-		p_err("can't open pinned link '%s': %s", path, strerror(-err));
-		return err;
+		p_err("%s", why);
+		return fd;
 	}
+	err = 0;
 	if (bpf_link_detach(fd) < 0 && errno != ENOLINK) {
 		err = -errno;
 		p_err("can't detach sockops link '%s': %s", path, strerror(-err));

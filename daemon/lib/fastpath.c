@@ -25,11 +25,11 @@
 #include <bpf/libbpf.h>
 
 #include "sockaccel.h"
-#include "bpfobj.h"
+#include "fdinfo.h"
 #include "fastpath.h"
 #include "log.h"
 #include "mounts.h"
-#include "objects.h"
+#include "builtin_objects.h"
 #include "pins.h"
 
 struct sa_fastpath {
@@ -89,48 +89,19 @@ static int pin_replace(int fd, const char *dir, const char *name)
 	return 0;
 }
 
-/* Read and check the layout pin. -EPROTO when it is not ours or too old. */
-static int read_layout(const char *path, struct sa_layout *layout)
+/* A pin we expect must be the kind of object we would have put there. */
+static int check_pin_kind(const char *dir, const char *name, const struct sa_pin_desc *d)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info), zero = 0;
+	char path[PATH_MAX], why[SA_PIN_WHY_LEN];
 	int fd, err = 0;
 
-	fd = bpf_obj_get(path);
+	fd = sa_pin_open(dir, name, why, sizeof(why));
 	if (fd < 0) {
-		err = -errno;
-		p_err("can't open pinned layout '%s': %s", path, strerror(-err));
-		return err;
-	}
-	if (!sa_fd_is(fd, SA_PIN_MAP) || bpf_obj_get_info_by_fd(fd, &info, &len) < 0 ||
-	    info.type != BPF_MAP_TYPE_ARRAY || info.key_size != 4 ||
-	    info.value_size != sizeof(*layout) || info.max_entries != 1) {
-		p_err("pin '%s' is not a sockaccel layout map; this pin dir holds objects "
-		      "sockaccel did not create: choose another --pin-dir", path);
-		err = -EPROTO;
-		goto cleanup;
-	}
-	if (bpf_map_lookup_elem(fd, &zero, layout) < 0) {
-		err = -errno;
-		p_err("can't read pinned layout '%s': %s", path, strerror(-err));
-		goto cleanup;
-	}
-cleanup:
-	close(fd);
-	return err;
-}
-
-/* A pin we expect must be the kind of object we would have put there. */
-static int check_pin_kind(const char *path, const struct sa_pin_desc *d)
-{
-	int fd = bpf_obj_get(path), err = 0;
-
-	if (fd < 0) {
-		err = -errno;
-		p_err("'%s' is not a pinned BPF object (%s); sockaccel did not create it: "
-		      "remove it or choose another --pin-dir", path, strerror(-err));
+		p_err("%s; sockaccel did not create it: remove it or choose another --pin-dir",
+		      why);
 		return -EPROTO;
 	}
+	sa_pin_path(path, dir, name);	/* fitted for the open */
 	if (!sa_fd_is(fd, d->kind)) {
 		p_err("pin '%s' is not a BPF %s as sockaccel pins it; something else replaced "
 		      "it: remove it or choose another --pin-dir", path, sa_kind_name(d->kind));
@@ -147,6 +118,7 @@ static int check_pin_kind(const char *path, const struct sa_pin_desc *d)
  */
 static int inspect_pins(const struct sa_fastpath_opts *o, struct pinned_state *st)
 {
+	struct sa_layout_check lc;
 	char path[PATH_MAX];
 	struct dirent *de;
 	DIR *dir;
@@ -173,7 +145,8 @@ static int inspect_pins(const struct sa_fastpath_opts *o, struct pinned_state *s
 
 			snprintf(base, sizeof(base), "%.*s", (int)(n - sl), de->d_name);
 			d = sa_pin_lookup(base);
-			if (d && d->kind != SA_PIN_MAP && check_pin_kind(path, d) == 0) {
+			if (d && d->kind != SA_PIN_MAP &&
+			    check_pin_kind(o->pin_dir, de->d_name, d) == 0) {
 				/* our own rename interrupted by a crash */
 				p_info("removing stale '%s' left by an interrupted setup", path);
 				unlink(path);
@@ -187,7 +160,7 @@ static int inspect_pins(const struct sa_fastpath_opts *o, struct pinned_state *s
 			err = -EPROTO;
 			break;
 		}
-		err = check_pin_kind(path, d);
+		err = check_pin_kind(o->pin_dir, de->d_name, d);
 		if (err)
 			break;
 		st->any = true;
@@ -199,29 +172,23 @@ static int inspect_pins(const struct sa_fastpath_opts *o, struct pinned_state *s
 	err = sa_pin_path(path, o->pin_dir, SA_PIN_LAYOUT);
 	if (err || access(path, F_OK) != 0)
 		return err;
-	err = read_layout(path, &st->layout);
-	if (err)
+	err = sa_pin_layout_check(o->pin_dir, &lc);
+	if (lc.state == SA_LAYOUT_UNWRITTEN) {
+		/* a setup that stopped half-way: this one completes it */
+		p_info("%s", lc.why);
+		err = 0;
+	} else if (err) {
+		p_err("%s", lc.why);
 		return err;
-	st->layout_pinned = true;
-	if (st->layout.magic == 0) {
-		/* created, never written: a setup that stopped half-way */
-		p_info("pinned state in '%s' is from an interrupted setup; completing it",
-		       o->pin_dir);
-	} else if (st->layout.magic != SA_LAYOUT_MAGIC ||
-		   st->layout.version != SA_LAYOUT_VERSION) {
-		p_err("pinned state in '%s' has layout version %u, this sockacceld uses %u: "
-		      "migrate by draining the old fast path with the sockaccelctl of that "
-		      "version ('sockaccelctl --pin-dir %s disable'; or rm -r %s, which keeps "
-		      "live connections working until they close), then start this sockacceld",
-		      o->pin_dir, st->layout.version, SA_LAYOUT_VERSION, o->pin_dir, o->pin_dir);
-		return -EPROTO;
 	}
+	st->layout = lc.layout;
+	st->layout_pinned = true;
 
 	err = sa_pin_path(path, o->pin_dir, SA_PIN_SOCK_HASH);
 	if (!err && access(path, F_OK) == 0) {
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
-		int fd = bpf_obj_get(path);
+		int fd = sa_pin_open(o->pin_dir, SA_PIN_SOCK_HASH, NULL, 0);
 
 		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) < 0) {
 			err = -errno;
@@ -249,16 +216,16 @@ static int inspect_pins(const struct sa_fastpath_opts *o, struct pinned_state *s
 static int find_parts(struct sa_fastpath *fp)
 {
 	static const struct { const char *name; size_t off; } maps[] = {
-		{ "layout", offsetof(struct sa_fastpath, m_layout) },
-		{ "sock_hash", offsetof(struct sa_fastpath, m_sock_hash) },
-		{ "counters", offsetof(struct sa_fastpath, m_counters) },
-		{ "ctl", offsetof(struct sa_fastpath, m_ctl) },
-		{ "ports", offsetof(struct sa_fastpath, m_ports) },
-		{ "local_addrs", offsetof(struct sa_fastpath, m_local_addrs) },
-		{ "marks", offsetof(struct sa_fastpath, m_marks) },
-		{ "features", offsetof(struct sa_fastpath, m_features) },
-		{ "rx_seq", offsetof(struct sa_fastpath, m_rx_seq) },
-		{ "stepaside", offsetof(struct sa_fastpath, m_stepaside) },
+		{ SA_PIN_LAYOUT, offsetof(struct sa_fastpath, m_layout) },
+		{ SA_PIN_SOCK_HASH, offsetof(struct sa_fastpath, m_sock_hash) },
+		{ SA_PIN_COUNTERS, offsetof(struct sa_fastpath, m_counters) },
+		{ SA_PIN_CTL, offsetof(struct sa_fastpath, m_ctl) },
+		{ SA_PIN_PORTS, offsetof(struct sa_fastpath, m_ports) },
+		{ SA_PIN_LOCAL_ADDRS, offsetof(struct sa_fastpath, m_local_addrs) },
+		{ SA_PIN_MARKS, offsetof(struct sa_fastpath, m_marks) },
+		{ SA_PIN_FEATURES, offsetof(struct sa_fastpath, m_features) },
+		{ SA_PIN_RX_SEQ, offsetof(struct sa_fastpath, m_rx_seq) },
+		{ SA_PIN_STEPASIDE, offsetof(struct sa_fastpath, m_stepaside) },
 	};
 
 	for (unsigned int i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
@@ -303,7 +270,7 @@ static int check_pinned_maps(struct sa_fastpath *fp, const char *pin_dir)
 
 		if (sa_pin_path(path, pin_dir, bpf_map__name(m)) || access(path, F_OK) != 0)
 			continue;
-		fd = bpf_obj_get(path);
+		fd = sa_pin_open(pin_dir, bpf_map__name(m), NULL, 0);
 		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) < 0) {
 			if (fd >= 0)
 				close(fd);
@@ -368,7 +335,7 @@ static int write_state(struct sa_fastpath *fp, const struct pinned_state *st)
 	};
 	struct sa_ctl ctl = {};
 	__u32 zero = 0;
-	int fd;
+	int fd, err;
 
 	fd = bpf_map__fd(fp->m_layout);
 	if (bpf_map_update_elem(fd, &zero, &layout, BPF_ANY) < 0)
@@ -384,8 +351,9 @@ static int write_state(struct sa_fastpath *fp, const struct pinned_state *st)
 		goto fail;
 	return 0;
 fail:
-	p_err("can't write pinned state in '%s': %s", fp->pin_dir, strerror(errno));
-	return -errno;
+	err = -errno;	/* before p_err, which may change errno */
+	p_err("can't write pinned state in '%s': %s", fp->pin_dir, strerror(-err));
+	return err;
 }
 
 /*
@@ -455,17 +423,15 @@ static int link_update(struct sa_fastpath *fp, int lfd, __u32 old_prog_id, const
 		       int prog_fd, const char *what)
 {
 	LIBBPF_OPTS(bpf_link_update_opts, uo);
-	char path[PATH_MAX];
-	int old = -1, err = 0;
+	int old, err = 0;
 
-	if (sa_pin_path(path, fp->pin_dir, prog_pin) == 0)
-		old = bpf_obj_get(path);
+	old = sa_pin_open(fp->pin_dir, prog_pin, NULL, 0);
 	if (old >= 0 && sa_fd_is(old, SA_PIN_PROG) && sa_prog_id(old) == old_prog_id) {
 		uo.flags = BPF_F_REPLACE;
 		uo.old_prog_fd = old;
 	} else {
-		p_debug("pin '%s' is not the program of the %s link (id %u); updating it "
-			"without BPF_F_REPLACE", path, what, old_prog_id);
+		p_debug("pin '%s/%s' is not the program of the %s link (id %u); updating it "
+			"without BPF_F_REPLACE", fp->pin_dir, prog_pin, what, old_prog_id);
 	}
 	if (bpf_link_update(lfd, prog_fd, &uo) < 0) {
 		err = -errno;
@@ -504,7 +470,7 @@ static int attach_msg(struct sa_fastpath *fp)
 		return 0;
 	}
 
-	lfd = bpf_obj_get(path);
+	lfd = sa_pin_open(fp->pin_dir, SA_PIN_LINK_MSG, NULL, 0);
 	if (lfd >= 0) {
 		err = sa_link_info(lfd, &info);
 		if (err || info.type != SA_BPF_LINK_TYPE_SOCKMAP) {
@@ -553,7 +519,7 @@ static int attach_sockops(struct sa_fastpath *fp)
 	err = sa_pin_path(path, fp->pin_dir, SA_PIN_LINK_SOCKOPS);
 	if (err)
 		return err;
-	lfd = bpf_obj_get(path);
+	lfd = sa_pin_open(fp->pin_dir, SA_PIN_LINK_SOCKOPS, NULL, 0);
 	if (lfd >= 0) {
 		err = sa_link_info(lfd, &info);
 		if (err || info.type != BPF_LINK_TYPE_CGROUP ||

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "json_writer.h"
+#include "log.h"
 
 #define JSONW_DEPTH_MAX 32
 
@@ -14,6 +15,7 @@ struct json_writer {
 	bool first[JSONW_DEPTH_MAX];	/* no element yet at this depth */
 	bool after_name;		/* a value completes "name": */
 	bool wrote;			/* anything at all written */
+	int err;			/* first misuse; nothing is written after it */
 };
 
 json_writer_t *jsonw_new(FILE *f)
@@ -27,43 +29,76 @@ json_writer_t *jsonw_new(FILE *f)
 	return self;
 }
 
-void jsonw_destroy(json_writer_t **self)
+/*
+ * A caller's bug is not hidden by output that happens to parse: the document
+ * stops where it went wrong, and the error is logged and returned.
+ */
+static void jsonw_fail(json_writer_t *self, int err, const char *why)
 {
-	if (!*self)
+	if (self->err)
 		return;
-	if ((*self)->wrote)
-		fputc('\n', (*self)->out);
-	fflush((*self)->out);
-	free(*self);
+	self->err = err;
+	p_err("JSON output: %s (a bug in sockaccel)", why);
+}
+
+int jsonw_destroy(json_writer_t **self)
+{
+	json_writer_t *w = *self;
+	int err;
+
+	if (!w)
+		return 0;
+	/* bpftool's balance check: every object and array is closed */
+	if (w->depth || w->after_name)
+		jsonw_fail(w, -EINVAL, "the document ends inside an object or array");
+	if (w->wrote && !w->err)
+		fputc('\n', w->out);
+	if (fflush(w->out) == EOF && !w->err)
+		w->err = -errno;
+	err = w->err;
+	free(w);
 	*self = NULL;
+	return err;
 }
 
 /* Separator before a new element (not after a name). */
-static void jsonw_sep(json_writer_t *self)
+static bool jsonw_sep(json_writer_t *self)
 {
+	if (self->err)
+		return false;
 	self->wrote = true;
 	if (self->after_name) {
 		self->after_name = false;
-		return;
+		return true;
 	}
 	if (!self->first[self->depth])
 		fputc(',', self->out);
 	self->first[self->depth] = false;
+	return true;
 }
 
 static void jsonw_open(json_writer_t *self, char c)
 {
-	jsonw_sep(self);
+	if (self->depth + 1 >= JSONW_DEPTH_MAX) {
+		jsonw_fail(self, -E2BIG, "nested deeper than the writer's limit");
+		return;
+	}
+	if (!jsonw_sep(self))
+		return;
 	fputc(c, self->out);
-	if (self->depth + 1 < JSONW_DEPTH_MAX)
-		self->depth++;
+	self->depth++;
 	self->first[self->depth] = true;
 }
 
 static void jsonw_close(json_writer_t *self, char c)
 {
-	if (self->depth > 0)
-		self->depth--;
+	if (self->err)
+		return;
+	if (!self->depth || self->after_name) {
+		jsonw_fail(self, -EINVAL, "a close without its open, or after a name");
+		return;
+	}
+	self->depth--;
 	fputc(c, self->out);
 }
 
@@ -96,7 +131,8 @@ static void jsonw_quoted(json_writer_t *self, const char *s)
 
 void jsonw_name(json_writer_t *self, const char *name)
 {
-	jsonw_sep(self);
+	if (!jsonw_sep(self))
+		return;
 	jsonw_quoted(self, name);
 	fputc(':', self->out);
 	self->after_name = true;
@@ -104,36 +140,29 @@ void jsonw_name(json_writer_t *self, const char *name)
 
 void jsonw_string(json_writer_t *self, const char *value)
 {
-	jsonw_sep(self);
+	if (!jsonw_sep(self))
+		return;
 	jsonw_quoted(self, value ? value : "");
-}
-
-void jsonw_printf(json_writer_t *self, const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	jsonw_string(self, buf);
 }
 
 void jsonw_uint(json_writer_t *self, __u64 value)
 {
-	jsonw_sep(self);
+	if (!jsonw_sep(self))
+		return;
 	fprintf(self->out, "%llu", (unsigned long long)value);
 }
 
 void jsonw_int(json_writer_t *self, __s64 value)
 {
-	jsonw_sep(self);
+	if (!jsonw_sep(self))
+		return;
 	fprintf(self->out, "%lld", (long long)value);
 }
 
 void jsonw_float(json_writer_t *self, double value)
 {
-	jsonw_sep(self);
+	if (!jsonw_sep(self))
+		return;
 	if (isfinite(value))
 		fprintf(self->out, "%.3f", value);
 	else
@@ -142,13 +171,15 @@ void jsonw_float(json_writer_t *self, double value)
 
 void jsonw_bool(json_writer_t *self, bool value)
 {
-	jsonw_sep(self);
+	if (!jsonw_sep(self))
+		return;
 	fputs(value ? "true" : "false", self->out);
 }
 
 void jsonw_null(json_writer_t *self)
 {
-	jsonw_sep(self);
+	if (!jsonw_sep(self))
+		return;
 	fputs("null", self->out);
 }
 

@@ -14,8 +14,13 @@
 typedef struct json_writer json_writer_t;
 
 json_writer_t *jsonw_new(FILE *f);
-/* Ends the document with a newline; NULL is fine. */
-void jsonw_destroy(json_writer_t **self);
+/*
+ * Ends the document with a newline; NULL is fine. 0, or the first misuse
+ * (logged when it happened): -EINVAL for an unbalanced document, -E2BIG for
+ * nesting past the limit; output stops at a misuse. -errno if the stream
+ * could not be flushed.
+ */
+int jsonw_destroy(json_writer_t **self);
 
 void jsonw_start_object(json_writer_t *self);
 void jsonw_end_object(json_writer_t *self);
@@ -24,8 +29,6 @@ void jsonw_end_array(json_writer_t *self);
 void jsonw_name(json_writer_t *self, const char *name);
 
 void jsonw_string(json_writer_t *self, const char *value);
-void jsonw_printf(json_writer_t *self, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));	/* a string value */
 void jsonw_uint(json_writer_t *self, __u64 value);
 void jsonw_int(json_writer_t *self, __s64 value);
 void jsonw_float(json_writer_t *self, double value);

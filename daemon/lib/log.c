@@ -53,11 +53,6 @@ void sa_log_init(const char *prog, bool verbose, bool quiet)
 	libbpf_set_print(libbpf_print);
 }
 
-bool sa_log_verbose(void)
-{
-	return log_cfg.verbose;
-}
-
 void sa_log(enum sa_log_level lvl, const char *fmt, ...)
 {
 	static const char *const words[] = {

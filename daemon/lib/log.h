@@ -19,7 +19,6 @@ enum sa_log_level {
  * prefixes; in a terminal they get "prog: " and the level word.
  */
 void sa_log_init(const char *prog, bool verbose, bool quiet);
-bool sa_log_verbose(void);
 
 void sa_log(enum sa_log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -97,17 +97,6 @@ enum sa_fs_kind sa_fs_kind(const char *path, long *magic)
 	}
 }
 
-const char *sa_fs_name(enum sa_fs_kind kind)
-{
-	switch (kind) {
-	case SA_FS_MISSING: return "missing";
-	case SA_FS_CGROUP2: return "cgroup2";
-	case SA_FS_CGROUP1: return "cgroup v1";
-	case SA_FS_BPF: return "bpffs";
-	default: return "not a cgroup or bpf filesystem";
-	}
-}
-
 int sa_cgroup_join(const char *cgroup)
 {
 	char path[PATH_MAX + 16];

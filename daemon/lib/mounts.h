@@ -24,7 +24,6 @@ enum sa_fs_kind {
 
 /* statfs(2) @path; on SA_FS_OTHER *@magic holds f_type. */
 enum sa_fs_kind sa_fs_kind(const char *path, long *magic);
-const char *sa_fs_name(enum sa_fs_kind kind);
 
 /* Move the calling process into cgroup2 directory @cgroup (before it
  * creates sockets: a socket's cgroup is fixed at creation). */

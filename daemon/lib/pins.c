@@ -9,6 +9,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <bpf/bpf.h>
 
 #include "log.h"
 #include "mounts.h"
@@ -60,18 +61,126 @@ int sa_pin_path(char *buf, const char *dir, const char *name)
 	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
 }
 
+int sa_pin_open(const char *dir, const char *name, char *why, size_t len)
+{
+	char path[PATH_MAX];
+	int fd, err;
+
+	err = sa_pin_path(path, dir, name);
+	if (err) {
+		if (why)
+			snprintf(why, len, "pin path '%s/%s' is too long: choose a shorter pin dir",
+				 dir, name);
+		return err;
+	}
+	fd = bpf_obj_get(path);
+	if (fd >= 0)
+		return fd;
+	err = -errno;
+	if (!why)
+		return err;
+	if (err == -ENOENT)
+		snprintf(why, len, "can't open pin '%s': %s (nothing is pinned there: the fast "
+			 "path is off)", path, strerror(-err));
+	else if (err == -EPERM || err == -EACCES)
+		/* bpffs answers EACCES for a file that is no BPF object, too */
+		snprintf(why, len, "can't open pin '%s': %s (run as root, or with CAP_BPF; or "
+			 "it is not a pinned BPF object)", path, strerror(-err));
+	else
+		snprintf(why, len, "can't open pin '%s': %s (is '%s' on bpffs?)", path,
+			 strerror(-err), dir);
+	return err;
+}
+
+/* Opens and reads; the verdict on what was read is sa_pin_layout_check's. */
+static int read_layout(const char *pin_dir, struct sa_layout_check *c)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), zero = 0;
+	char path[PATH_MAX];
+	int fd, err;
+
+	fd = sa_pin_open(pin_dir, SA_PIN_LAYOUT, c->why, sizeof(c->why));
+	if (fd < 0) {
+		c->state = SA_LAYOUT_UNREADABLE;
+		return fd;
+	}
+	sa_pin_path(path, pin_dir, SA_PIN_LAYOUT);	/* fitted for the open */
+	if (!sa_fd_is(fd, SA_PIN_MAP) || bpf_obj_get_info_by_fd(fd, &info, &len) < 0 ||
+	    info.type != BPF_MAP_TYPE_ARRAY || info.key_size != 4 ||
+	    info.value_size != sizeof(c->layout) || info.max_entries != 1) {
+		c->state = SA_LAYOUT_FOREIGN;
+		snprintf(c->why, sizeof(c->why), "pin '%s' is not a sockaccel layout map; this "
+			 "pin dir holds objects sockaccel did not create: choose another "
+			 "--pin-dir", path);
+		err = -EPROTO;
+		goto cleanup;
+	}
+	if (bpf_map_lookup_elem(fd, &zero, &c->layout) < 0) {
+		err = -errno;
+		c->state = SA_LAYOUT_UNREADABLE;
+		snprintf(c->why, sizeof(c->why), "can't read pinned layout '%s': %s", path,
+			 strerror(-err));
+		goto cleanup;
+	}
+	c->read = true;
+	err = 0;
+cleanup:
+	close(fd);
+	return err;
+}
+
+int sa_pin_layout_check(const char *pin_dir, struct sa_layout_check *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->err = read_layout(pin_dir, c);
+	if (!c->read)
+		return c->err;
+	if (c->layout.magic == 0) {
+		c->state = SA_LAYOUT_UNWRITTEN;
+		snprintf(c->why, sizeof(c->why), "pinned state in '%s' is from a setup that "
+			 "has not finished (or was interrupted); starting sockacceld completes it",
+			 pin_dir);
+	} else if (c->layout.magic != SA_LAYOUT_MAGIC) {
+		c->state = SA_LAYOUT_FOREIGN;
+		snprintf(c->why, sizeof(c->why), "pinned layout in '%s' has magic 0x%x, not "
+			 "sockaccel's: choose another --pin-dir", pin_dir, c->layout.magic);
+	} else if (c->layout.version != SA_LAYOUT_VERSION) {
+		c->state = SA_LAYOUT_OTHER;
+		snprintf(c->why, sizeof(c->why), "pinned state in '%s' has layout version %u, "
+			 "this sockacceld uses %u: migrate by draining the old fast path with the "
+			 "sockaccelctl of that version ('sockaccelctl --pin-dir %s disable'; or "
+			 "rm -r %s, which keeps live connections working until they close), then "
+			 "start this sockacceld",
+			 pin_dir, c->layout.version, SA_LAYOUT_VERSION, pin_dir, pin_dir);
+	} else {
+		c->state = SA_LAYOUT_CURRENT;
+		return 0;
+	}
+	c->err = -EPROTO;
+	return c->err;
+}
+
 static int mount_bpffs(const char *target)
 {
-	/* As bpftool does: a private mount, so it does not propagate. */
-	if (mount("bpf", target, "bpf", 0, "mode=0700") < 0) {
-		int err = -errno;
+	int err;
 
+	if (mount("bpf", target, "bpf", 0, "mode=0700") < 0) {
+		err = -errno;
 		p_err("can't mount bpffs at '%s': %s (mount it first: mount -t bpf bpf %s; "
 		      "sockaccel-bpffs.service does that under systemd)",
 		      target, strerror(-err), target);
 		return err;
 	}
 	p_info("mounted bpffs at %s", target);
+	/*
+	 * Private, as bpftool's mount_bpffs_for_pin makes it, so that mounts
+	 * under it do not propagate to other mount namespaces. The bpffs is
+	 * usable either way, so a failure here is only worth a warning.
+	 */
+	if (mount(NULL, target, NULL, MS_PRIVATE | MS_REC, NULL) < 0)
+		p_warn("can't make bpffs at '%s' private: %s (it works, but mounts under it "
+		       "propagate)", target, strerror(errno));
 	return 0;
 }
 

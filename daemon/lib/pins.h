@@ -4,8 +4,12 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <linux/types.h>
+
+#include "fdinfo.h"
+#include "sockaccel.h"
 
 /*
  * The pin layout, in one place. Maps are pinned by libbpf under their BPF
@@ -37,8 +41,6 @@
 /* Suffix of a pin being replaced; renamed over the real name. */
 #define SA_PIN_TMP_SUFFIX	"__new"	/* bpffs refuses names with dots */
 
-enum sa_pin_kind { SA_PIN_MAP, SA_PIN_PROG, SA_PIN_LINK };
-
 struct sa_pin_desc {
 	const char *name;
 	enum sa_pin_kind kind;
@@ -66,6 +68,41 @@ const struct sa_pin_desc *sa_pin_lookup(const char *name);
 
 /* "@dir/@name" into @buf (PATH_MAX); -ENAMETOOLONG when it does not fit. */
 int sa_pin_path(char *buf, const char *dir, const char *name);
+
+/* Room for a one-line explanation naming a pin path, what is wrong and the fix. */
+#define SA_PIN_WHY_LEN		(PATH_MAX * 2 + 256)
+
+/*
+ * Open the pin @name under @dir (bpf_obj_get), the one way every caller
+ * does. Returns the fd, or a negative errno with @why (when not NULL)
+ * holding one line that names the pin path, the errno text and the fix.
+ */
+int sa_pin_open(const char *dir, const char *name, char *why, size_t len);
+
+/* What the layout pin says about a pin dir. */
+enum sa_layout_state {
+	SA_LAYOUT_CURRENT,	/* ours, layout SA_LAYOUT_VERSION */
+	SA_LAYOUT_UNWRITTEN,	/* ours, created but never written: a setup stopped half-way */
+	SA_LAYOUT_OTHER,	/* ours, another layout version */
+	SA_LAYOUT_FOREIGN,	/* the pin is not a sockaccel layout map */
+	SA_LAYOUT_UNREADABLE,	/* it cannot be opened or read (missing included) */
+};
+
+struct sa_layout_check {
+	enum sa_layout_state state;
+	int err;		/* 0 when CURRENT; -errno when UNREADABLE; else -EPROTO */
+	bool read;		/* @layout holds the pinned value */
+	struct sa_layout layout;
+	char why[SA_PIN_WHY_LEN];	/* what is wrong and the fix; "" when CURRENT */
+};
+
+/*
+ * The layout rule, in one place: is @pin_dir ours, and of which layout?
+ * Opens the layout pin, checks it is a sockaccel layout map, reads it and
+ * judges magic and version. Returns @c->err. Callers decide what they
+ * accept beyond SA_LAYOUT_CURRENT (setup and drain finish an UNWRITTEN one).
+ */
+int sa_pin_layout_check(const char *pin_dir, struct sa_layout_check *c);
 
 enum sa_pin_dir_state {
 	SA_PIN_DIR_READY,		/* exists on bpffs */

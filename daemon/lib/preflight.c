@@ -405,18 +405,30 @@ const struct sa_check *sa_preflight_first_failure(const struct sa_preflight *pf)
 	return NULL;
 }
 
+/* Each state's name in JSON and its word in the plain report. */
+static const struct {
+	const char *name;
+	const char *word;
+} check_states[] = {
+	[SA_CHECK_PASS] = { "pass", "ok" },
+	[SA_CHECK_FAIL] = { "fail", "FAIL" },
+	[SA_CHECK_INFO] = { "info", "info" },
+	[SA_CHECK_SKIP] = { "skip", "skip" },
+};
+
+const char *sa_check_state_name(enum sa_check_state state)
+{
+	return check_states[state].name;
+}
+
 void sa_preflight_print(const struct sa_preflight *pf, FILE *out)
 {
-	static const char *const word[] = {
-		[SA_CHECK_PASS] = "ok", [SA_CHECK_FAIL] = "FAIL",
-		[SA_CHECK_INFO] = "info", [SA_CHECK_SKIP] = "skip",
-	};
 	const struct sa_check *first = sa_preflight_first_failure(pf);
 
 	for (unsigned int i = 0; i < pf->n; i++) {
 		const struct sa_check *c = &pf->checks[i];
 
-		fprintf(out, "%-5s %-44s %s\n", word[c->state], c->title, c->detail);
+		fprintf(out, "%-5s %-44s %s\n", check_states[c->state].word, c->title, c->detail);
 		if (c->state == SA_CHECK_FAIL)
 			fprintf(out, "      fix: %s (exit code %d)\n", c->fix, c->exit_code);
 	}

@@ -47,6 +47,9 @@ int sa_preflight_run(const struct sa_preflight_opts *opts, struct sa_preflight *
 
 const struct sa_check *sa_preflight_first_failure(const struct sa_preflight *pf);
 
+/* @state's name in JSON: "pass", "fail", "info" or "skip". */
+const char *sa_check_state_name(enum sa_check_state state);
+
 /* A report, one check a line, with the fix under each failure. */
 void sa_preflight_print(const struct sa_preflight *pf, FILE *out);
 

@@ -91,7 +91,7 @@ static void handle(struct nlmsghdr *h, sa_addr_cb cb, void *arg)
 int sa_rtnl_read(int fd, sa_addr_cb cb, void *arg)
 {
 	char buf[16384] __attribute__((aligned(NLMSG_ALIGNTO)));
-	int done = 0;
+	int done = 0, err = 0;
 
 	for (;;) {
 		ssize_t n = recv(fd, buf, sizeof(buf), 0);
@@ -100,11 +100,22 @@ int sa_rtnl_read(int fd, sa_addr_cb cb, void *arg)
 		if (n < 0)
 			return errno == EAGAIN ? done : -errno;
 		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
-			if (h->nlmsg_type == RTM_NEWADDR || h->nlmsg_type == RTM_DELADDR)
+			if (h->nlmsg_type == RTM_NEWADDR || h->nlmsg_type == RTM_DELADDR) {
 				handle(h, cb, arg);
-			else if (h->nlmsg_type == NLMSG_DONE)
+			} else if (h->nlmsg_type == NLMSG_DONE) {
 				done = 1;
+			} else if (h->nlmsg_type == NLMSG_ERROR && !err) {
+				/* a refused dump: say why now, not as a timeout later */
+				const struct nlmsgerr *e = NLMSG_DATA(h);
+
+				if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
+					err = -EPROTO;
+				else if (e->error)	/* 0 is an acknowledgement */
+					err = e->error;
+			}
 		}
+		if (err)
+			return err;
 	}
 }
 

@@ -17,7 +17,8 @@ typedef void (*sa_addr_cb)(void *arg, const struct sa_cidr *addr, bool add);
 
 /* Handle every message waiting on @fd; loopback addresses are skipped (the
  * programs know them). Returns 1 when the end of a dump was among them,
- * else 0; -ENOBUFS means events were lost: dump again. */
+ * else 0; -ENOBUFS means events were lost: dump again. An error the kernel
+ * answered a request with (NLMSG_ERROR) is returned as its negative errno. */
 int sa_rtnl_read(int fd, sa_addr_cb cb, void *arg);
 
 /* Dump all addresses now and wait until the dump has been handled. */

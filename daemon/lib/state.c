@@ -14,7 +14,7 @@
 #include <sys/sysmacros.h>
 #include <bpf/bpf.h>
 
-#include "bpfobj.h"
+#include "fdinfo.h"
 #include "counters.h"
 #include "mounts.h"
 #include "pins.h"
@@ -32,15 +32,11 @@ static void note_err(struct sa_state *st, int err, const char *what)
 static int open_pin(struct sa_state *st, const char *name)
 {
 	for (unsigned int i = 0; i < st->n_pins; i++) {
-		char path[PATH_MAX];
-		int fd;
-
 		if (strcmp(st->pins[i].name, name) != 0)
 			continue;
-		if (!st->pins[i].right_kind || sa_pin_path(path, st->pin_dir, name))
+		if (!st->pins[i].right_kind)
 			return -1;
-		fd = bpf_obj_get(path);
-		return fd;
+		return sa_pin_open(st->pin_dir, name, NULL, 0);
 	}
 	return -1;
 }
@@ -59,10 +55,10 @@ static void read_pins(struct sa_state *st)
 			continue;
 		p->present = true;
 		st->n_present++;
-		fd = bpf_obj_get(path);
+		fd = sa_pin_open(st->pin_dir, p->name, NULL, 0);
 		if (fd < 0) {
-			if (errno == EPERM || errno == EACCES)
-				note_err(st, -errno, path);
+			if (fd == -EPERM || fd == -EACCES)
+				note_err(st, fd, path);
 			continue;
 		}
 		p->right_kind = sa_fd_is(fd, sa_pins[i].kind);
@@ -143,18 +139,18 @@ static void read_sockops(struct sa_state *st)
 	close(lfd);
 }
 
-static void read_map(struct sa_state *st)
+/* The map's id, size and fill; the open map fd, or -1. */
+static int read_map_fill(struct sa_state *st)
 {
 	struct sa_sock_key key, next;
 	struct bpf_map_info mi = {};
-	struct bpf_link_info li;
 	__u32 len = sizeof(mi);
-	int mfd, lfd, pfd;
 	void *prev = NULL;
+	int mfd;
 
 	mfd = open_pin(st, SA_PIN_SOCK_HASH);
 	if (mfd < 0)
-		return;
+		return -1;
 	if (bpf_obj_get_info_by_fd(mfd, &mi, &len) == 0) {
 		st->map_id = mi.id;
 		st->max_entries = mi.max_entries;
@@ -164,6 +160,17 @@ static void read_map(struct sa_state *st)
 		key = next;
 		prev = &key;
 	}
+	return mfd;
+}
+
+static void read_map(struct sa_state *st)
+{
+	struct bpf_link_info li;
+	int mfd, lfd, pfd;
+
+	mfd = read_map_fill(st);
+	if (mfd < 0)
+		return;
 
 	pfd = open_pin(st, SA_PIN_PROG_MSG);
 	if (pfd >= 0) {
@@ -192,23 +199,32 @@ static void read_map(struct sa_state *st)
 	close(mfd);
 }
 
-static void read_small_maps(struct sa_state *st)
+static void read_ctl(struct sa_state *st)
 {
 	__u32 zero = 0;
 	struct sa_ctl ctl;
 	int fd;
 
-	fd = open_pin(st, SA_PIN_LAYOUT);
-	if (fd >= 0) {
-		st->layout_read = bpf_map_lookup_elem(fd, &zero, &st->layout) == 0;
-		close(fd);
-	}
 	fd = open_pin(st, SA_PIN_CTL);
 	if (fd >= 0) {
 		st->ctl_read = bpf_map_lookup_elem(fd, &zero, &ctl) == 0;
 		st->draining = st->ctl_read && ctl.draining;
 		close(fd);
 	}
+}
+
+static void read_small_maps(struct sa_state *st)
+{
+	__u32 zero = 0;
+	int fd;
+
+	st->layout.state = SA_LAYOUT_UNREADABLE;
+	fd = open_pin(st, SA_PIN_LAYOUT);
+	if (fd >= 0) {
+		close(fd);
+		sa_pin_layout_check(st->pin_dir, &st->layout);
+	}
+	read_ctl(st);
 	fd = open_pin(st, SA_PIN_FEATURES);
 	if (fd >= 0) {
 		st->features_read = bpf_map_lookup_elem(fd, &zero, &st->features) == 0 &&
@@ -279,7 +295,8 @@ static void read_daemon(struct sa_state *st)
 	fclose(f);
 }
 
-int sa_state_read(const char *pin_dir, struct sa_state *st)
+/* The pin dir and its pins; false when there is nothing more to read. */
+static bool read_start(const char *pin_dir, struct sa_state *st)
 {
 	struct stat sb;
 
@@ -288,13 +305,33 @@ int sa_state_read(const char *pin_dir, struct sa_state *st)
 	if (stat(pin_dir, &sb) < 0) {
 		if (errno != ENOENT)
 			note_err(st, -errno, pin_dir);
-		return st->err;
+		return false;
 	}
 	st->pin_dir_exists = true;
 	st->pin_dir_bpffs = sa_fs_kind(pin_dir, NULL) == SA_FS_BPF;
 	if (!st->pin_dir_bpffs)
-		return st->err;
+		return false;
 	read_pins(st);
+	return true;
+}
+
+int sa_state_read_gauges(const char *pin_dir, struct sa_state *st)
+{
+	int mfd;
+
+	if (!read_start(pin_dir, st))
+		return st->err;
+	mfd = read_map_fill(st);
+	if (mfd >= 0)
+		close(mfd);
+	read_ctl(st);
+	return st->err;
+}
+
+int sa_state_read(const char *pin_dir, struct sa_state *st)
+{
+	if (!read_start(pin_dir, st))
+		return st->err;
 	read_small_maps(st);
 	read_sockops(st);
 	read_map(st);

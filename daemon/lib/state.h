@@ -8,6 +8,7 @@
 #include <linux/types.h>
 
 #include "sockaccel.h"
+#include "pins.h"
 #include "stepaside.h"
 
 /*
@@ -36,8 +37,7 @@ struct sa_state {
 	unsigned int n_pins;
 	unsigned int n_present;
 
-	bool layout_read;
-	struct sa_layout layout;
+	struct sa_layout_check layout;	/* .read: .layout holds the pinned value */
 
 	/* sockops */
 	bool sockops_attached;		/* link attached and the prog in the cgroup's query */
@@ -85,5 +85,8 @@ struct sa_state {
 };
 
 int sa_state_read(const char *pin_dir, struct sa_state *st);
+/* Only the map's fill (map_id, max_entries, entries) and the redirect
+ * switch (ctl_read, draining): no cgroup walk, no program queries. */
+int sa_state_read_gauges(const char *pin_dir, struct sa_state *st);
 
 #endif

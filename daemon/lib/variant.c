@@ -15,7 +15,7 @@
 #include <bpf/libbpf.h>
 
 #include "log.h"
-#include "objects.h"
+#include "builtin_objects.h"
 #include "pins.h"
 #include "variant.h"
 

@@ -80,11 +80,11 @@ void sa_verdict_judge(const struct sa_state *st, const struct sa_state *earlier,
 		else if (p->present && !p->right_kind)
 			reason(r, "pin %s is not the object sockaccel pins there", p->name);
 	}
-	if (!st->layout_read)
+	/* the rule itself is sa_pin_layout_check's, applied by sa_state_read */
+	if (st->layout.state == SA_LAYOUT_UNREADABLE)
 		reason(r, "the pinned layout cannot be read");
-	else if (st->layout.magic != SA_LAYOUT_MAGIC || st->layout.version != SA_LAYOUT_VERSION)
-		reason(r, "pinned layout version %u, this sockaccelctl reads version %u",
-		       st->layout.version, SA_LAYOUT_VERSION);
+	else if (st->layout.state != SA_LAYOUT_CURRENT)
+		reason(r, "%s", st->layout.why);
 	if (!st->sockops_attached)
 		reason(r, "sockops is not attached to %s: new connections are not accelerated",
 		       st->cgroup[0] ? st->cgroup : "any cgroup");

@@ -19,9 +19,10 @@ static void healthy(struct sa_state *st)
 		st->pins[i].id = 10 + i;
 	}
 	st->n_pins = st->n_present = sa_pins_cnt;
-	st->layout_read = true;
-	st->layout.magic = SA_LAYOUT_MAGIC;
-	st->layout.version = SA_LAYOUT_VERSION;
+	st->layout.state = SA_LAYOUT_CURRENT;
+	st->layout.read = true;
+	st->layout.layout.magic = SA_LAYOUT_MAGIC;
+	st->layout.layout.version = SA_LAYOUT_VERSION;
 	st->sockops_attached = true;
 	st->cgroup_sockops_progs = 1;
 	strcpy(st->cgroup, "/sys/fs/cgroup");
@@ -159,7 +160,8 @@ int main(void)
 	CHECK_EQ(r.verdict, SA_VERDICT_DEGRADED, "draining");
 
 	healthy(&st);
-	st.layout.version = SA_LAYOUT_VERSION + 1;
+	st.layout.state = SA_LAYOUT_OTHER;
+	st.layout.layout.version = SA_LAYOUT_VERSION + 1;
 	sa_verdict_judge(&st, NULL, &r);
 	CHECK_EQ(r.verdict, SA_VERDICT_DEGRADED, "other layout");
 

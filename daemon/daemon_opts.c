@@ -7,43 +7,19 @@
 #include "sockaccel.h"
 #include "config.h"
 #include "daemon_opts.h"
+#include "parse.h"
 #include "pins.h"
-
-int sa_parse_u32(const char *s, __u32 min, __u32 max, __u32 *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (!s || !*s || *s == '-' || *s == '+')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (*end)
-		return -EINVAL;
-	if (errno == ERANGE || v < min || v > max)
-		return -ERANGE;
-	*out = (__u32)v;
-	return 0;
-}
 
 /* Absolute, fits, no trailing slashes (pin names are joined to it). */
 static int set_path(char *dst, const char *src, const char *opt, FILE *err)
 {
-	size_t n = strlen(src);
+	int ret = sa_parse_abs_path(src, dst);
 
-	if (src[0] != '/') {
+	if (ret == -EINVAL)
 		fprintf(err, "%s: '%s' is not an absolute path\n", opt, src);
-		return -EINVAL;
-	}
-	while (n > 1 && src[n - 1] == '/')
-		n--;
-	if (n >= PATH_MAX - NAME_MAX - 2) {
+	else if (ret)
 		fprintf(err, "%s: path is too long\n", opt);
-		return -EINVAL;
-	}
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-	return 0;
+	return ret ? -EINVAL : 0;
 }
 
 void sa_daemon_usage(FILE *out, const char *prog)

@@ -5,7 +5,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 
-#include "bpfobj.h"
+#include "fdinfo.h"
 
 bool sa_fd_is(int fd, enum sa_pin_kind kind)
 {

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-#ifndef SA_BPFOBJ_H
-#define SA_BPFOBJ_H
+#ifndef SA_FDINFO_H
+#define SA_FDINFO_H
 
 #include <stdbool.h>
 #include <linux/bpf.h>
 
-#include "pins.h"
+/* The kinds of BPF object sockaccel pins (pins.h names which is which). */
+enum sa_pin_kind { SA_PIN_MAP, SA_PIN_PROG, SA_PIN_LINK };
 
 /* Not in the 6.1 UAPI headers Debian 12 ships; stable kernel ABI. */
 #define SA_BPF_LINK_TYPE_SOCKMAP 14

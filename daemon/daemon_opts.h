@@ -43,7 +43,4 @@ struct sa_config;
 int sa_daemon_settings(const struct sa_daemon_opts *o, struct sa_config *c, char *err,
 		       size_t len);
 
-/* Strict decimal in [min, max]; -EINVAL or -ERANGE otherwise. */
-int sa_parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);
-
 #endif

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* The one place that includes the generated skeletons: only for the ELF
  * bytes they embed. */
-#include "objects.h"
+#include "builtin_objects.h"
 #include "sockaccel.skel.h"
 #include "sockaccel_nokfunc.skel.h"
 

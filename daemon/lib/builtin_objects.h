@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-#ifndef SA_OBJECTS_H
-#define SA_OBJECTS_H
+#ifndef SA_BUILTIN_OBJECTS_H
+#define SA_BUILTIN_OBJECTS_H
 
 #include <stdbool.h>
 #include <stddef.h>
