@@ -5,8 +5,6 @@
 #endif
 #include <dirent.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +21,6 @@
 
 #include "ctl_helpers.h"
 
-#ifndef SOCKACCELCTL_PATH
-#define SOCKACCELCTL_PATH "sockaccelctl"
-#endif
 #ifndef SO_COOKIE
 #define SO_COOKIE 57
 #endif
@@ -34,22 +29,7 @@
 #endif
 
 #define CTL_ARGS_MAX	48
-#define CTL_OUT_MAX	(16u << 20)	/* more output than this is a runaway */
 #define NOBODY		65534
-
-/* Exit codes of the forked child when it could not become sockaccelctl. */
-#define CHILD_PRIV_FAILED	125
-#define CHILD_SETUP_FAILED	126
-#define CHILD_EXEC_FAILED	127
-
-extern char **environ;
-
-const char *ctl_path(void)
-{
-	const char *e = getenv("SOCKACCELCTL");
-
-	return e && e[0] ? e : SOCKACCELCTL_PATH;
-}
 
 void ctl_out_free(struct ctl_out *o)
 {
@@ -75,74 +55,40 @@ static int last_cap(void)
 	return v;
 }
 
+struct priv_drop {
+	enum ctl_priv priv;
+	int cap_max;
+};
+
 /*
- * In the forked child of a possibly multi-threaded test: only
- * async-signal-safe calls and raw syscalls (one thread is left, so the
- * per-thread credential syscalls are process-wide here).
+ * testlib's exec hook, in the forked child of a possibly multi-threaded
+ * test: only async-signal-safe calls and raw syscalls (one thread is left,
+ * so the per-thread credential syscalls are process-wide here).
  */
-static __attribute__((noreturn)) void child_exec(const char *const *argv, int out, int err,
-						 int devnull, enum ctl_priv priv, int cap_max,
-						 pid_t parent)
+static void drop_privileges(void *arg)
 {
-	struct sigaction sa = { .sa_handler = SIG_DFL };
-	sigset_t none;
+	const struct priv_drop *pd = arg;
 
-	for (int sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &sa, NULL);	/* fails harmlessly for KILL/STOP */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(CHILD_SETUP_FAILED);
-	if (dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
-		_exit(CHILD_SETUP_FAILED);
-	close_range(3, ~0U, 0);
-
-	if (priv == CTL_AS_NOBODY) {
+	if (pd->priv == CTL_AS_NOBODY) {
 		/* no keep-caps: the capabilities go with uid 0 */
 		if (syscall(SYS_setgroups, 0, NULL) < 0 ||
 		    syscall(SYS_setresgid, NOBODY, NOBODY, NOBODY) < 0 ||
 		    syscall(SYS_setresuid, NOBODY, NOBODY, NOBODY) < 0)
-			_exit(CHILD_PRIV_FAILED);
-	} else if (priv == CTL_AS_ROOT_NO_CAPS) {
+			_exit(TL_EXIT_HOOK_FAILED);
+	} else if (pd->priv == CTL_AS_ROOT_NO_CAPS) {
 		struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
 		struct __user_cap_data_struct d[2];
 
 		/* Without the bounding set, execve would give uid 0 every
 		 * capability back. */
-		for (int c = 0; c <= cap_max; c++)
+		for (int c = 0; c <= pd->cap_max; c++)
 			if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
-				_exit(CHILD_PRIV_FAILED);
+				_exit(TL_EXIT_HOOK_FAILED);
 		prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 		memset(d, 0, sizeof(d));
 		if (syscall(SYS_capset, &h, d) < 0)
-			_exit(CHILD_PRIV_FAILED);
+			_exit(TL_EXIT_HOOK_FAILED);
 	}
-	execve(argv[0], (char *const *)argv, environ);
-	_exit(CHILD_EXEC_FAILED);
-}
-
-/* Append what @fd has to *@buf; 0 at EOF, 1 when more may come, -errno. */
-static int drain_fd(int fd, char **buf, size_t *len)
-{
-	char chunk[16384];
-	ssize_t n = read(fd, chunk, sizeof(chunk));
-	char *tmp;
-
-	if (n < 0)
-		return errno == EINTR || errno == EAGAIN ? 1 : -errno;
-	if (n == 0)
-		return 0;
-	if (*len + (size_t)n > CTL_OUT_MAX)
-		return -EFBIG;
-	tmp = realloc(*buf, *len + (size_t)n + 1);
-	if (!tmp)
-		return -ENOMEM;
-	*buf = tmp;
-	memcpy(*buf + *len, chunk, (size_t)n);
-	*len += (size_t)n;
-	(*buf)[*len] = '\0';
-	return 1;
 }
 
 static const char *priv_name(enum ctl_priv p)
@@ -159,23 +105,20 @@ int ctl_exec(struct ctl_out *o, const struct ctl_opts *co, const char *const *ar
 {
 	static const struct ctl_opts defaults;
 	const char *argv[CTL_ARGS_MAX + 2];
-	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, devnull = -1, pidfd = -1, err = 0;
-	int timeout_ms, cap_max = last_cap(), argc = 0;
-	long long deadline;
+	struct tl_capture c;
+	struct priv_drop pd;
+	int timeout_ms, argc = 0, err;
 	size_t cl;
-	pid_t parent = getpid(), pid = -1;
 	char sbuf[64];
 
 	if (!co)
 		co = &defaults;
 	timeout_ms = co->timeout_ms ? co->timeout_ms : CTL_TIMEOUT_MS;
+	pd.priv = co->priv;
+	pd.cap_max = last_cap();
 	ctl_out_free(o);
-	o->out = calloc(1, 1);
-	o->err = calloc(1, 1);
-	if (!o->out || !o->err)
-		return -ENOMEM;
 
-	argv[argc++] = ctl_path();
+	argv[argc++] = tl_ctl_path();
 	for (int i = 0; args[i]; i++) {
 		if (argc > CTL_ARGS_MAX)
 			return -E2BIG;
@@ -188,86 +131,13 @@ int ctl_exec(struct ctl_out *o, const struct ctl_opts *co, const char *const *ar
 				       strpbrk(argv[i], " \t'\"") || !argv[i][0] ? " '%s'" : " %s",
 				       argv[i]);
 
-	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
-	    (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
-		err = -errno;
-		goto cleanup;
-	}
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0)
-		child_exec(argv, outp[1], errp[1], devnull, co->priv, cap_max, parent);
-	if (pid < 0) {
-		err = -errno;
-		goto cleanup;
-	}
-	tl_track_pid(pid);
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	close(outp[1]);
-	close(errp[1]);
-	outp[1] = errp[1] = -1;
-
-	/* Read both until EOF (or the deadline), then reap. */
-	deadline = tl_now_ms() + timeout_ms;
-	while (outp[0] >= 0 || errp[0] >= 0) {
-		struct pollfd pfd[2] = { { .fd = outp[0], .events = POLLIN },
-					 { .fd = errp[0], .events = POLLIN } };
-		long long left = deadline - tl_now_ms();
-		int r;
-
-		if (left <= 0) {
-			err = -ETIMEDOUT;
-			break;
-		}
-		r = poll(pfd, 2, (int)left);
-		if (r < 0 && errno != EINTR) {
-			err = -errno;
-			break;
-		}
-		for (int i = 0; i < 2 && r > 0; i++) {
-			int *fd = i ? &errp[0] : &outp[0];
-			int d;
-
-			if (*fd < 0 || !pfd[i].revents)
-				continue;
-			d = i ? drain_fd(*fd, &o->err, &o->err_len)
-			      : drain_fd(*fd, &o->out, &o->out_len);
-			if (d <= 0) {
-				if (d < 0)
-					err = d;
-				close(*fd);
-				*fd = -1;
-			}
-		}
-		if (err)
-			break;
-	}
-	for (;;) {
-		pid_t r = waitpid(pid, &o->status, WNOHANG);
-		long long left = deadline - tl_now_ms();
-
-		if (r == pid)
-			break;
-		if (r < 0 && errno != EINTR) {
-			err = err ? err : -errno;
-			break;
-		}
-		if (left <= 0 || err) {
-			if (!err)
-				err = -ETIMEDOUT;
-			kill(pid, SIGKILL);
-			waitpid(pid, &o->status, 0);
-			break;
-		}
-		if (pidfd >= 0) {
-			struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
-
-			poll(&pfd, 1, (int)(left < 1000 ? left : 1000));
-		} else {
-			tl_sleep_ms(5);
-		}
-	}
-	tl_untrack_pid(pid);
+	err = tl_run_capture_hook((char *const *)argv, timeout_ms,
+				  co->priv == CTL_AS_ROOT ? NULL : drop_privileges, &pd, &c);
+	o->status = c.status;
+	o->out = c.out;
+	o->out_len = c.out_len;
+	o->err = c.err;
+	o->err_len = c.err_len;
 	o->code = !err && WIFEXITED(o->status) ? WEXITSTATUS(o->status) : -1;
 	if (err == -ETIMEDOUT)
 		tl_log("$ %s: still running after %d ms; killed", o->cmdline, timeout_ms);
@@ -276,21 +146,10 @@ int ctl_exec(struct ctl_out *o, const struct ctl_opts *co, const char *const *ar
 	else
 		tl_log("$ %s -> %s%s", o->cmdline, tl_status_str(o->status, sbuf, sizeof(sbuf)),
 		       o->err_len ? " (with stderr)" : "");
-	if (o->code >= CHILD_PRIV_FAILED && o->code <= CHILD_EXEC_FAILED)
+	if (o->code >= TL_EXIT_HOOK_FAILED && o->code <= 127)
 		tl_log("  (exit %d: the test's child could not %s)", o->code,
-		       o->code == CHILD_PRIV_FAILED ? "drop its privileges" :
-		       o->code == CHILD_SETUP_FAILED ? "set up its fds" : "exec sockaccelctl");
-cleanup:
-	for (int i = 0; i < 2; i++) {
-		if (outp[i] >= 0)
-			close(outp[i]);
-		if (errp[i] >= 0)
-			close(errp[i]);
-	}
-	if (devnull >= 0)
-		close(devnull);
-	if (pidfd >= 0)
-		close(pidfd);
+		       o->code == TL_EXIT_HOOK_FAILED ? "drop its privileges" :
+		       o->code == 126 ? "set up its fds" : "exec sockaccelctl");
 	return err;
 }
 
@@ -546,44 +405,6 @@ int ctl_netns_cookie(int fd, __u64 *cookie)
 	socklen_t len = sizeof(*cookie);
 
 	return getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, cookie, &len) < 0 ? -errno : 0;
-}
-
-int ctl_send_pattern(int fd, __u64 seed, __u64 off, __u64 len, int timeout_ms)
-{
-	const size_t chunk = 256 << 10;
-	long long deadline = tl_now_ms() + timeout_ms;
-	unsigned char *buf = malloc(chunk);
-	__u64 end = off + len;
-	int err = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	while (off < end) {
-		size_t n = end - off < chunk ? (size_t)(end - off) : chunk;
-		ssize_t r;
-
-		tl_pattern_fill(buf, seed, off, n);
-		r = send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (r > 0) {
-			off += (__u64)r;
-			continue;
-		}
-		if (r < 0 && errno != EAGAIN && errno != EINTR) {
-			err = -errno;
-			break;
-		}
-		if (tl_now_ms() > deadline) {
-			err = -ETIMEDOUT;
-			break;
-		}
-		{
-			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-
-			poll(&pfd, 1, 100);
-		}
-	}
-	free(buf);
-	return err;
 }
 
 int ctl_counters(const struct tl_pins *p, __u64 c[SA_CNT_MAX], const char *label)

@@ -58,11 +58,9 @@ struct ctl_out {
 
 #define CTL_OUT_INIT { .code = -1 }
 
-const char *ctl_path(void);
-
 /*
- * Run sockaccelctl with @args (NULL-terminated, argv[0] excluded) and
- * capture its output. Returns 0 once it exited (o->code), -ETIMEDOUT if it
+ * Run sockaccelctl (tl_ctl_path) with @args (NULL-terminated, argv[0]
+ * excluded) and capture its output. Returns 0 once it exited (o->code), -ETIMEDOUT if it
  * had to be killed, another -errno if it could not be run. Any earlier
  * output in @o is freed first.
  */
@@ -186,10 +184,6 @@ bool ctl_exists(const char *path);
 int ctl_sockaddr_str(int fd, bool peer, char *buf, size_t len, bool *ipv4);
 int ctl_sock_cookie(int fd, __u64 *cookie);
 int ctl_netns_cookie(int fd, __u64 *cookie);
-
-/* Write [@off, @off + @len) of the pattern of @seed to non-blocking @fd,
- * waiting for POLLOUT at most @timeout_ms in all. */
-int ctl_send_pattern(int fd, __u64 seed, __u64 off, __u64 len, int timeout_ms);
 
 /*
  * Wait until no sockops program is attached to the test cgroup (no sk_msg

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * A small strict JSON parser (RFC 8259) for the sockaccelctl tests, so that
- * "stdout parses as JSON" means exactly that: one value, optionally
- * surrounded by whitespace, nothing else. It rejects trailing garbage,
- * truncated text, control characters and invalid UTF-8 in strings, lone
- * surrogates, leading zeros, trailing commas, duplicate object keys and
- * nesting deeper than CJ_DEPTH_MAX. The result is a small tree that the
- * tests query; numbers keep their text, so 64-bit cookies stay exact.
+ * JSON checks of the sockaccelctl tests, parsed by jansson (RFC 8259), a
+ * parser independent of our writer, so that "stdout parses as JSON" is
+ * evidence the writer is right: one value, optionally surrounded by
+ * whitespace, nothing else; no trailing garbage, truncated text, control
+ * characters or invalid UTF-8 in strings, lone surrogates, leading zeros,
+ * trailing commas or duplicate object keys.
+ *
+ * The result is a small tree that the tests query. jansson holds integers
+ * as signed 64-bit, so an integer above INT64_MAX is refused rather than
+ * rounded: cookies and counters stay exact.
  */
 #ifndef SA_CTL_JSON_H
 #define SA_CTL_JSON_H
@@ -15,15 +18,14 @@
 #include <stddef.h>
 #include <linux/types.h>
 
-#define CJ_DEPTH_MAX 64
-
 enum cj_type { CJ_NULL, CJ_BOOL, CJ_NUM, CJ_STR, CJ_ARR, CJ_OBJ };
 
 struct cj {
 	enum cj_type type;
 	bool b;			/* CJ_BOOL */
 	double d;		/* CJ_NUM, as a double */
-	char *text;		/* CJ_NUM: the number as written; CJ_STR: decoded, NUL-terminated */
+	char *text;		/* CJ_NUM: decimal digits of an integer, a '.' in any
+				 * other number; CJ_STR: decoded, NUL-terminated */
 	size_t len;		/* CJ_STR: decoded length (may hold \u0000) */
 	struct cj **items;	/* CJ_ARR elements, CJ_OBJ values */
 	char **keys;		/* CJ_OBJ keys (decoded) */
@@ -31,7 +33,7 @@ struct cj {
 };
 
 /* Parse @len bytes at @buf as exactly one JSON text. NULL on error, with
- * the byte offset and the reason in @err. */
+ * the position and the reason in @err. */
 struct cj *cj_parse(const char *buf, size_t len, char *err, size_t errlen);
 void cj_free(struct cj *v);
 

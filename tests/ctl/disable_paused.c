@@ -75,7 +75,7 @@ int main(void)
 
 	/* 1. 3 MiB redirected to a receiver that does not read */
 	ASSERT_OK(ctl_counters(&pins, c0, "before the paused data"), "read counters");
-	ASSERT_OK(ctl_send_pattern(paused.client, ps.seed, 0, PAUSED_QUEUED, 20000),
+	ASSERT_OK(tl_xfer(paused.client, true, ps.seed, PAUSED_QUEUED, 20000),
 		  "write 3 MiB to the paused receiver");
 	ASSERT_OK(ctl_counters(&pins, c1, "after the paused data"), "read counters");
 	ASSERT_GE(c1[SA_CNT_BYTES_REDIRECTED] - c0[SA_CNT_BYTES_REDIRECTED], PAUSED_QUEUED,

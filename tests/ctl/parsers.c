@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * The checkers the sockaccelctl tests rely on, checked themselves: the
- * strict JSON parser accepts valid texts and refuses truncated ones,
- * trailing garbage and the usual near-misses; the JSON Lines splitter and
+ * JSON parser (jansson, strict) accepts valid texts and refuses truncated
+ * ones, trailing garbage and the usual near-misses; the JSON Lines splitter and
  * the Prometheus text checker refuse what they should. A checker that
  * accepts anything would make "--json output parses" prove nothing.
  * Needs no root and no kernel.
@@ -19,7 +19,7 @@ static const char *const json_good[] = {
 	"{}", "[]", " {\"a\": [1, -2, 3.5, 1e3, -0.0e-2, true, false, null]} \n",
 	"\"x\"", "0", "-0", "[\"\\u00e9\\ud83d\\ude00\\n\\\"\\\\\\/\"]", "[\"\xc3\xa9\"]",
 	"{\"error\":\"can't open the map '/x/sock_hash': No such file or directory\"}",
-	"{\"a\":{\"b\":{\"c\":[{}]}}}", "18446744073709551615",
+	"{\"a\":{\"b\":{\"c\":[{}]}}}", "9223372036854775807",
 };
 
 static const char *const json_bad[] = {
@@ -127,14 +127,17 @@ int main(void)
 		cj_free(v);
 		v = NULL;
 	}
-	v = cj_parse("18446744073709551615", 20, err, sizeof(err));
-	ASSERT_TRUE(v != NULL, "u64 max parses");
-	ASSERT_OK(cj_u64(v, &u), "cj_u64(u64 max)");
-	ASSERT_TRUE(u == ~0ULL, "u64 max exact");
+	v = cj_parse("9223372036854775807", 19, err, sizeof(err));
+	ASSERT_TRUE(v != NULL, "INT64_MAX parses");
+	ASSERT_OK(cj_u64(v, &u), "cj_u64(INT64_MAX)");
+	ASSERT_TRUE(u == 9223372036854775807ULL, "INT64_MAX exact");
 	cj_free(v);
-	v = cj_parse("18446744073709551616", 20, err, sizeof(err));
-	ASSERT_TRUE(v != NULL, "u64 max + 1 parses as a number");
-	ASSERT_TRUE(cj_u64(v, &u) != 0, "u64 max + 1 is out of range for cj_u64");
+	/* refused, never rounded to a double that cj_u64 would misread */
+	v = cj_parse("18446744073709551615", 20, err, sizeof(err));
+	ASSERT_TRUE(v == NULL, "an integer past INT64_MAX is refused");
+	v = cj_parse("-1", 2, err, sizeof(err));
+	ASSERT_TRUE(v != NULL, "-1 parses");
+	ASSERT_TRUE(cj_u64(v, &u) != 0, "-1 is not a u64");
 	cj_free(v);
 	v = NULL;
 

@@ -379,8 +379,9 @@ struct tl_tcp_bytes {
 int tl_tcp_bytes(int fd, struct tl_tcp_bytes *b);
 /*
  * Send, or receive and check, exactly @len bytes of pattern @seed (offset 0)
- * on blocking @fd, retrying EAGAIN (socket timeouts, tcp_bpf's spurious one)
- * until @timeout_ms. 0, -EPIPE on EOF, -EILSEQ on a wrong byte, or -errno.
+ * on @fd, blocking or not, retrying EAGAIN (non-blocking fd, socket
+ * timeouts, tcp_bpf's spurious one) until @timeout_ms. 0, -EPIPE on EOF,
+ * -EILSEQ on a wrong byte, or -errno.
  * Never allocates, so forked test children may call it.
  */
 int tl_xfer(int fd, bool sending, __u64 seed, size_t len, int timeout_ms);
@@ -521,11 +522,32 @@ int tl_config_write(const char *text);
 int tl_proc_usage(pid_t pid, long *rss_kb, int *nfds);
 /*
  * Run @argv (argv[0] looked up in PATH) for up to @timeout_ms (then
- * SIGKILL) and capture its stdout and stderr: *@out and *@err are
- * NUL-terminated and malloc'd (free them), NULL on error. Usable from
- * children of the test as well.
+ * SIGKILL) with stdin from /dev/null, and capture its stdout and stderr:
+ * *@out and *@err are NUL-terminated and malloc'd (free them), NULL on
+ * error. Usable from children of the test as well.
  */
 int tl_run_capture(char *const argv[], int timeout_ms, int *status, char **out, char **err);
+
+/*
+ * Runs in the forked child just before exec, e.g. to drop privileges: only
+ * async-signal-safe calls (the test may be threaded); on failure
+ * _exit(TL_EXIT_HOOK_FAILED). 126 and 127 say that the child could not set
+ * up its fds or exec.
+ */
+typedef void (*tl_exec_hook)(void *arg);
+#define TL_EXIT_HOOK_FAILED 125
+
+struct tl_capture {
+	int status;		/* wait status */
+	char *out;		/* stdout, NUL-terminated (it may hold NULs) */
+	size_t out_len;
+	char *err;		/* stderr, likewise */
+	size_t err_len;
+};
+/* tl_run_capture with @hook (NULL: none) in the child, and the outputs'
+ * lengths; @c's out and err are malloc'd (free them), NULL on error. */
+int tl_run_capture_hook(char *const argv[], int timeout_ms, tl_exec_hook hook, void *arg,
+			struct tl_capture *c);
 
 /* Counter slot @slot (< SA_COUNTERS_CAP, e.g. SA_CNT_TEST_VARIANT) summed
  * over CPUs. */
