@@ -65,8 +65,6 @@ void sa_log(enum sa_log_level lvl, const char *fmt, ...)
 		return;
 	if (lvl == SA_LOG_INFO && log_cfg.quiet)
 		return;
-	/* one line, whole: sockacceld's metrics thread logs too */
-	flockfile(stderr);
 	if (log_cfg.journal)
 		fprintf(stderr, "<%d>", lvl);
 	else
@@ -75,5 +73,4 @@ void sa_log(enum sa_log_level lvl, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-	funlockfile(stderr);
 }

@@ -441,7 +441,6 @@ struct tl_daemon {
 	bool ready;
 	bool exited;
 	int status;		/* wait status, when exited */
-	unsigned int n_status;	/* STATUS= notify messages taken so far */
 	char err_path[PATH_MAX];	/* its stderr */
 	char out_path[PATH_MAX];	/* its stdout */
 };
