@@ -20,7 +20,7 @@ set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://localhost/sockaccel")
-# dpkg-shlibdeps derives libbpf1, libelf1, libsystemd0, zlib1g and libc6
+# dpkg-shlibdeps derives libbpf1, libelf1, libsystemd0, libmicrohttpd12, zlib1g and libc6
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # procps: /bin/kill for ExecReload=
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "systemd, libelf1, procps")

@@ -52,7 +52,8 @@ void sa_daemon_usage(FILE *out, const char *prog)
 		"  rm -r %s          # turn acceleration off (live connections keep working)\n"
 		"\n"
 		"Options given here override the configuration file. SIGHUP re-reads the file\n"
-		"and updates the policy in place.\n"
+		"and updates the policy in place; so does a change of the file itself (an\n"
+		"edit, a Kubernetes ConfigMap update), which its directory is watched for.\n"
 		"Exit codes are listed in sockacceld(8) and docs/operations.md.\n",
 		prog, SA_CONFIG_DEFAULT, SA_PIN_DIR_DEFAULT, SA_MAX_CONNS_MIN, SA_MAX_CONNS_MAX, SA_MAX_CONNS_DEFAULT,
 		prog, prog, SA_PIN_DIR_DEFAULT);

@@ -18,6 +18,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "bringup.h"
+#include "confwatch.h"
 #include "counters.h"
 #include "exitcodes.h"
 #include "log.h"
@@ -40,6 +41,7 @@ struct loop {
 	struct sa_stepaside_key logged[STEPASIDE_LOGGED_MAX];
 	unsigned int n_logged;
 	bool halfclose_logged;	/* the half-close guard's first act, said once */
+	char config_dir[PATH_MAX];	/* watched for changes of the config file */
 };
 
 /* An event source's open() returns this when it is not needed here. */
@@ -57,25 +59,34 @@ static void notify_status(struct loop *l)
 		   (unsigned long long)cnt[SA_CNT_INSERTED], fi.msg_legacy ? "legacy" : "link");
 }
 
-/* SIGHUP: re-read the configuration; a bad file leaves the old policy. */
-static void reload(struct loop *l)
+/*
+ * SIGHUP, or the file changed (@why): re-read the configuration; a bad file
+ * leaves the old policy.
+ */
+static void reload(struct loop *l, const char *why)
 {
 	struct sa_daemon *d = l->d;
 	struct sa_config c;
 	char err[PATH_MAX + 512];
 
 	sd_notify(0, "RELOADING=1");
+	/* this version is dealt with, loaded or refused: the watch reloads
+	 * only when the bytes change again */
+	d->config_sum = sa_config_fingerprint(d->opts->config);
 	if (sa_daemon_settings(d->opts, &c, err, sizeof(err))) {
-		p_err("reload: %s; the previous policy stays in force", err);
+		p_err("reload (%s): %s; the previous policy stays in force", why, err);
 	} else if (sa_policy_apply_config(d->policy, &c) == 0) {
 		if (strcmp(c.pin_dir, d->config.pin_dir) || c.max_conns != d->config.max_conns ||
 		    c.unbounded != d->config.unbounded ||
+		    memcmp(&c.metrics_listen, &d->config.metrics_listen,
+			   sizeof(c.metrics_listen)) ||
 		    (c.cgroup[0] && strcmp(c.cgroup, d->cgroup)))
-			p_warn("reload: cgroup, pin_dir, max_conns and memory_bound take effect at "
-			       "the next start (systemctl restart sockaccel)");
+			p_warn("reload: cgroup, pin_dir, max_conns, memory_bound and "
+			       "metrics_listen take effect at the next start (systemctl restart "
+			       "sockaccel)");
 		d->config = c;
-		p_info("reload: policy updated (%u port rules, %u excluded, %u local prefixes, "
-		       "IPv6 %s)", c.n_ports, c.n_exclude, sa_policy_local_count(d->policy),
+		p_info("reload (%s): policy updated (%u port rules, %u excluded, %u local prefixes, "
+		       "IPv6 %s)", why, c.n_ports, c.n_exclude, sa_policy_local_count(d->policy),
 		       c.ipv6 ? "on" : "off");
 	} else {
 		p_err("reload: the policy maps could not be written; restart sockacceld");
@@ -102,7 +113,7 @@ static void on_signal(struct loop *l, int fd)
 
 	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			reload(l);
+			reload(l, "SIGHUP");
 			continue;
 		}
 		p_info("%s: exiting; the fast path stays pinned and attached (remove %s to "
@@ -156,6 +167,46 @@ static void on_pins_changed(struct loop *l, int fd)
 			p += sizeof(*ev) + ev->len;
 		}
 	}
+}
+
+/* A ConfigMap swap or an edit of the file: reload as on SIGHUP. */
+static int open_config_watch(struct loop *l)
+{
+	char err[PATH_MAX * 2 + 128];
+	int fd;
+
+	fd = sa_confwatch_open(l->d->opts->config, l->config_dir, err, sizeof(err));
+	if (fd == -ENOENT) {
+		p_debug("config: no directory '%s'; changes are not watched (SIGHUP reloads)",
+			l->config_dir);
+		return SOURCE_UNUSED;
+	}
+	if (fd < 0) {
+		/* acceleration does not depend on it; SIGHUP still reloads */
+		p_warn("config: %s; changes are not noticed until a SIGHUP", err);
+		return SOURCE_UNUSED;
+	}
+	/* a change between the first load and the watch would go unseen */
+	if (sa_config_fingerprint(l->d->opts->config) != l->d->config_sum)
+		reload(l, "the configuration file changed");
+	return fd;
+}
+
+static void on_config_changed(struct loop *l, int fd)
+{
+	bool gone;
+
+	if (sa_confwatch_read(fd, &gone)) {
+		if (sa_config_fingerprint(l->d->opts->config) != l->d->config_sum)
+			reload(l, "the configuration file changed");
+		else
+			p_debug("config: '%s' changed, '%s' did not: no reload", l->config_dir,
+				l->d->opts->config);
+	}
+	if (gone)
+		p_warn("config: '%s' was removed or moved; changes of '%s' are not noticed "
+		       "any more (SIGHUP still reloads; restart sockacceld to watch again)",
+		       l->config_dir, l->d->opts->config);
 }
 
 static int open_rtnl(struct loop *l)
@@ -308,6 +359,7 @@ static const struct event_source {
 } sources[] = {
 	{ "signalfd", open_signals, on_signal },
 	{ "inotify watch on the pin dir", open_pin_watch, on_pins_changed },
+	{ "inotify watch on the config dir", open_config_watch, on_config_changed },
 	{ "rtnetlink address monitor", open_rtnl, on_rtnl },
 	{ "health check timer", open_health_timer, on_health_timer },
 	{ "watchdog timer", open_watchdog, on_watchdog },

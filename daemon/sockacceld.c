@@ -14,10 +14,12 @@
 #include "sockaccel.h"
 #include "bringup.h"
 #include "config.h"
+#include "confwatch.h"
 #include "daemon_opts.h"
 #include "exitcodes.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics_http.h"
 
 #ifndef SA_VERSION
 #define SA_VERSION "unknown"
@@ -50,6 +52,21 @@ static enum sa_attach_choice attach_choice(enum sa_msg_attach_opt o)
 	       o == SA_MSG_ATTACH_OPT_LEGACY ? SA_ATTACH_LEGACY : SA_ATTACH_AUTO;
 }
 
+/* metrics_listen: /metrics is an extra, so acceleration goes on without it. */
+static void start_metrics(struct sa_daemon *d)
+{
+	char err[PATH_MAX + 512], where[64];
+
+	if (!d->config.metrics_listen.family)
+		return;
+	sa_listen_format(&d->config.metrics_listen, where, sizeof(where));
+	if (sa_metrics_http_start(&d->config.metrics_listen, d->config.pin_dir, &d->metrics, err,
+				  sizeof(err)))
+		p_err("%s; /metrics is off, acceleration goes on", err);
+	else
+		p_info("metrics: serving http://%s/metrics", where);
+}
+
 int main(int argc, char **argv)
 {
 	struct sa_daemon d = { .rtnl_fd = -1 };
@@ -75,6 +92,8 @@ int main(int argc, char **argv)
 	}
 	sa_log_init("sockacceld", o.verbose, false);
 	d.opts = &o;
+	/* before the load: see sa_config_fingerprint() */
+	d.config_sum = sa_config_fingerprint(o.config);
 	if (sa_daemon_settings(&o, &d.config, err_text, sizeof(err_text))) {
 		p_err("%s", err_text);
 		return SA_EXIT_USAGE;
@@ -114,9 +133,11 @@ int main(int argc, char **argv)
 	       variant,
 	       !(b.variant.loaded & SA_FEAT_ANY_BOUND) ? "none (memory_bound = off)" :
 	       d.config.queue_limit ? "from queue_limit" : "tcp_rmem's maximum");
+	start_metrics(&d);
 	sd_notifyf(0, "READY=1\nSTATUS=accelerating %s (variant %s)", d.cgroup, variant);
 
 	code = sa_daemon_loop(&d);
+	sa_metrics_http_stop(d.metrics);
 	sa_bringup_release(&b);
 	return code;
 }

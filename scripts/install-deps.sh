@@ -8,7 +8,7 @@
 set -eu
 
 RUN_PKGS="build-essential cmake pkg-config clang llvm bpftool \
-libbpf-dev libelf-dev zlib1g-dev libsystemd-dev iproute2 procps"
+libbpf-dev libelf-dev zlib1g-dev libsystemd-dev libmicrohttpd-dev iproute2 procps"
 TEST_PKGS="systemd-container debootstrap lintian qemu-system-x86 busybox-static kmod \
 valgrind libjansson-dev redis-server redis-tools nginx wrk gnuplot-nox python3.11 libpython3.11-testsuite"
 

@@ -11,9 +11,9 @@
 #include "sockaccel.h"
 #include "counters.h"
 #include "ctl.h"
+#include "metrics.h"
 #include "parse.h"
 #include "pins.h"
-#include "state.h"
 
 struct stats_opts {
 	__u32 watch_s;		/* 0: one reading */
@@ -39,26 +39,18 @@ static int read_counters(struct ctl *c, __u64 out[SA_CNT_MAX])
 	return err;
 }
 
-/* Prometheus text exposition format 0.0.4; node_exporter's textfile
- * collector reads it as is. */
-static void print_prometheus(const __u64 cnt[SA_CNT_MAX], const struct sa_state *st)
+/* The same text as sockacceld's /metrics (metrics.h). */
+static int prometheus(struct ctl *c)
 {
-	for (int i = 0; i < SA_CNT_MAX; i++) {
-		const struct sa_counter_desc *d = &sa_counter_descs[i];
+	char why[SA_PIN_WHY_LEN];
+	struct sa_metrics m;
 
-		printf("# HELP sockaccel_%s_total %s\n", d->name, d->help);
-		printf("# TYPE sockaccel_%s_total counter\n", d->name);
-		printf("sockaccel_%s_total %llu\n", d->name, (unsigned long long)cnt[i]);
+	if (sa_metrics_read(c->pin_dir, &m, why, sizeof(why))) {
+		ctl_err(c, "%s", why);
+		return SA_CTL_FAIL;
 	}
-	printf("# HELP sockaccel_map_entries sockets in the SOCKHASH now\n");
-	printf("# TYPE sockaccel_map_entries gauge\n");
-	printf("sockaccel_map_entries %u\n", st->entries);
-	printf("# HELP sockaccel_map_max_entries capacity of the SOCKHASH\n");
-	printf("# TYPE sockaccel_map_max_entries gauge\n");
-	printf("sockaccel_map_max_entries %u\n", st->max_entries);
-	printf("# HELP sockaccel_draining 1 while the redirect switch is off\n");
-	printf("# TYPE sockaccel_draining gauge\n");
-	printf("sockaccel_draining %d\n", st->draining ? 1 : 0);
+	sa_metrics_print(stdout, &m);
+	return SA_CTL_OK;
 }
 
 static void print_once(struct ctl *c, const __u64 cnt[SA_CNT_MAX])
@@ -146,7 +138,6 @@ int do_stats(struct ctl *c, int argc, char **argv)
 	};
 	struct stats_opts so = {};
 	__u64 cnt[SA_CNT_MAX];
-	struct sa_state st;
 	int opt;
 
 	while ((opt = ctl_getopt(c, argc, argv, longopts)) != -1) {
@@ -185,13 +176,10 @@ int do_stats(struct ctl *c, int argc, char **argv)
 		jsonw_destroy(&c->jw);
 		return watch(c, &so);
 	}
+	if (so.prometheus)
+		return prometheus(c);
 	if (read_counters(c, cnt))
 		return SA_CTL_FAIL;
-	if (so.prometheus) {
-		sa_state_read_gauges(c->pin_dir, &st);
-		print_prometheus(cnt, &st);
-	} else {
-		print_once(c, cnt);
-	}
+	print_once(c, cnt);
 	return SA_CTL_OK;
 }

@@ -4,9 +4,11 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include "sockaccel.h"
 #include "config.h"
@@ -171,8 +173,58 @@ static int parse_limit(struct ctx *x, const char *v, __u32 *out)
 	return 0;
 }
 
+#define LISTEN_ACCEPTED "off, or ADDRESS:PORT with an IPv4 address or a bracketed IPv6 one, " \
+	"e.g. 127.0.0.1:9465, [::1]:9465"
+
+/* "off", "a.b.c.d:port" or "[v6]:port"; the port 1-65535. */
+static int parse_listen(struct ctx *x, char *v, struct sa_listen *l)
+{
+	char *host = v, *colon;
+	__u32 port;
+
+	memset(l, 0, sizeof(*l));
+	if (!strcmp(v, "off"))
+		return 0;
+	colon = strrchr(v, ':');
+	if (!colon)
+		return bad(x, LISTEN_ACCEPTED, "'%s' has no port", v);
+	*colon = '\0';
+	if (sa_parse_u32(colon + 1, 1, 65535, &port))
+		return bad(x, LISTEN_ACCEPTED, "'%s' is not a port", colon + 1);
+	if (host[0] == '[') {
+		size_t n = strlen(host);
+
+		if (n < 2 || host[n - 1] != ']')
+			return bad(x, LISTEN_ACCEPTED, "'%s' lacks its closing ']'", host);
+		host[n - 1] = '\0';
+		host++;
+		if (inet_pton(AF_INET6, host, l->addr) != 1)
+			return bad(x, LISTEN_ACCEPTED, "'%s' is not an IPv6 address", host);
+		l->family = AF_INET6;
+	} else if (inet_pton(AF_INET, host, l->addr) == 1) {
+		l->family = AF_INET;
+	} else {
+		return bad(x, LISTEN_ACCEPTED, "'%s' is not an IPv4 address (IPv6 goes in [])",
+			   host);
+	}
+	l->port = (__u16)port;
+	return 0;
+}
+
+void sa_listen_format(const struct sa_listen *l, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+
+	if (!l->family) {
+		snprintf(buf, len, "off");
+		return;
+	}
+	inet_ntop((int)l->family, l->addr, a, sizeof(a));
+	snprintf(buf, len, l->family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, l->port);
+}
+
 #define KEYS "cgroup, pin_dir, max_conns, ports, exclude_ports, local_cidrs, ipv6, queue_limit, " \
-	"memory_bound, flow_limit"
+	"memory_bound, flow_limit, metrics_listen"
 
 int sa_config_parse(FILE *f, const char *name, struct sa_config *c, char *err, size_t len)
 {
@@ -240,6 +292,9 @@ int sa_config_parse(FILE *f, const char *name, struct sa_config *c, char *err, s
 				c->unbounded = true;
 			else
 				ret = bad(&x, "auto, off", "'%s' is not a memory bound mode", val);
+		} else if (!strcmp(key, "metrics_listen")) {
+			bit = 1024;
+			ret = parse_listen(&x, val, &c->metrics_listen);
 		} else if (!strcmp(key, "ipv6")) {
 			bit = 64;
 			ret = parse_bool(&x, val, &c->ipv6);

@@ -15,6 +15,13 @@ struct sa_port_range {
 	__u16 lo, hi;		/* inclusive */
 };
 
+/* metrics_listen: where /metrics is served; family 0 = off. */
+struct sa_listen {
+	__u32 family;		/* 0 (off), AF_INET or AF_INET6 */
+	__u8 addr[16];		/* network order; IPv4 in the first 4 bytes */
+	__u16 port;		/* host order */
+};
+
 struct sa_cidr {
 	__u32 family;		/* SA_AF_INET or SA_AF_INET6 */
 	__u32 addr[4];		/* network order; IPv4 in [0] */
@@ -39,9 +46,13 @@ struct sa_config {
 	struct sa_port_range exclude[SA_PORT_RANGES_MAX];
 	unsigned int n_cidrs;
 	struct sa_cidr cidrs[SA_CIDRS_MAX];
+	struct sa_listen metrics_listen;	/* off by default */
 };
 
 void sa_config_defaults(struct sa_config *c);
+
+/* "127.0.0.1:9465", "[::1]:9465" (the form metrics_listen takes), or "off". */
+void sa_listen_format(const struct sa_listen *l, char *buf, size_t len);
 
 /*
  * Parse @f (named @name in messages) into @c, on top of what @c holds.

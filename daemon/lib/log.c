@@ -65,6 +65,8 @@ void sa_log(enum sa_log_level lvl, const char *fmt, ...)
 		return;
 	if (lvl == SA_LOG_INFO && log_cfg.quiet)
 		return;
+	/* one line, whole: sockacceld's metrics thread logs too */
+	flockfile(stderr);
 	if (log_cfg.journal)
 		fprintf(stderr, "<%d>", lvl);
 	else
@@ -73,4 +75,5 @@ void sa_log(enum sa_log_level lvl, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }

@@ -7,7 +7,7 @@
 #   tests/lib/rootfs.sh CACHE_DIR
 set -euo pipefail
 
-PACKAGES="systemd,systemd-sysv,dbus,libbpf1,libelf1,libsystemd0,libjansson4,iproute2,procps,man-db"
+PACKAGES="systemd,systemd-sysv,dbus,libbpf1,libelf1,libsystemd0,libjansson4,libmicrohttpd12,iproute2,procps,man-db"
 SUITE=bookworm
 
 cache_dir=$1

@@ -441,6 +441,7 @@ struct tl_daemon {
 	bool ready;
 	bool exited;
 	int status;		/* wait status, when exited */
+	unsigned int n_status;	/* STATUS= notify messages taken so far */
 	char err_path[PATH_MAX];	/* its stderr */
 	char out_path[PATH_MAX];	/* its stdout */
 };

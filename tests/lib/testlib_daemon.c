@@ -147,6 +147,7 @@ void tl_daemon_poll(struct tl_daemon *d)
 				d->ready = true;
 				tl_log("sockacceld #%d (pid %d): READY=1", d->id, (int)d->pid);
 			} else if (strncmp(l, "READY=", 6) != 0) {
+				d->n_status += strncmp(l, "STATUS=", 7) == 0;
 				tl_log("sockacceld #%d notify: %s", d->id, l);
 			}
 		}

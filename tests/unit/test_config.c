@@ -2,10 +2,13 @@
 /* sockaccel.conf parsing: a table of files and what each must give. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 
 #include "sockaccel.h"
 #include "config.h"
+#include "confwatch.h"
 #include "daemon_opts.h"
 #include "unit.h"
 
@@ -40,6 +43,12 @@ static const struct conf_case cases[] = {
 	{ "flow_limit = 4096\n", -EINVAL, "'4096' is out of range" },
 	{ "memory_bound = none\n", -EINVAL, "accepted: auto, off" },
 	{ "memory_bound = off\nmemory_bound = auto\n", -EINVAL, "set twice" },
+	{ "metrics_listen = off\n", 0, NULL },
+	{ "metrics_listen = 127.0.0.1\n", -EINVAL, "has no port" },
+	{ "metrics_listen = 127.0.0.1:0\n", -EINVAL, "'0' is not a port" },
+	{ "metrics_listen = ::1:9465\n", -EINVAL, "IPv6 goes in []" },
+	{ "metrics_listen = [::1:9465\n", -EINVAL, "closing ']'" },
+	{ "metrics_listen = localhost:9465\n", -EINVAL, "is not an IPv4 address" },
 };
 
 static int parse(const char *text, struct sa_config *c, char *err, size_t len)
@@ -51,6 +60,58 @@ static int parse(const char *text, struct sa_config *c, char *err, size_t len)
 	ret = sa_config_parse(f, "t.conf", c, err, len);
 	fclose(f);
 	return ret;
+}
+
+static int put(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -1;
+	fputs(text, f);
+	return fclose(f);
+}
+
+/* sa_config_fingerprint: equal for equal bytes through a symlink, different
+ * for other bytes and for a missing file; an event in the dir is seen. */
+static bool fingerprints(void)
+{
+	char dir[] = "/tmp/sa-unit-confwatch.XXXXXX", file[64], link[64], wdir[PATH_MAX];
+	char err[PATH_MAX * 2];
+	__u64 a, b, missing, empty;
+	bool gone, ok = false;
+	int fd = -1;
+
+	if (!mkdtemp(dir))
+		return false;
+	snprintf(file, sizeof(file), "%s/real.conf", dir);
+	snprintf(link, sizeof(link), "%s/sockaccel.conf", dir);
+	missing = sa_config_fingerprint(link);
+	if (put(file, "") || symlink("real.conf", link))
+		goto cleanup;
+	empty = sa_config_fingerprint(link);
+	fd = sa_confwatch_open(link, wdir, err, sizeof(err));
+	if (fd < 0 || strcmp(wdir, dir))
+		goto cleanup;
+	if (sa_confwatch_read(fd, &gone))	/* nothing happened yet */
+		goto cleanup;
+	if (put(file, "ports = 80\n"))
+		goto cleanup;
+	a = sa_config_fingerprint(link);
+	if (!sa_confwatch_read(fd, &gone) || gone)	/* IN_CLOSE_WRITE */
+		goto cleanup;
+	if (put(file, "ports = 80\n"))
+		goto cleanup;
+	b = sa_config_fingerprint(link);
+	ok = a == b && a != empty && empty != missing &&
+	     (put(file, "ports = 81\n"), sa_config_fingerprint(file) != a);
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	unlink(link);
+	unlink(file);
+	rmdir(dir);
+	return ok;
 }
 
 int main(void)
@@ -95,12 +156,23 @@ int main(void)
 	CHECK_EQ(parse("flow_limit = 2097152\n", &c, err, sizeof(err)), 0, "flow_limit");
 	CHECK_EQ(c.flow_limit, 2097152, "flow_limit in bytes");
 
+	CHECK_EQ(c.metrics_listen.family, 0, "no metrics endpoint by default");
+	CHECK_EQ(parse("metrics_listen = 127.0.0.1:9465\n", &c, err, sizeof(err)), 0, "v4 listen");
+	sa_listen_format(&c.metrics_listen, err, sizeof(err));
+	CHECK(!strcmp(err, "127.0.0.1:9465"), "v4 listen round-trips");
+	CHECK_EQ(parse("metrics_listen = [::1]:9465\n", &c, err, sizeof(err)), 0, "v6 listen");
+	sa_listen_format(&c.metrics_listen, err, sizeof(err));
+	CHECK(!strcmp(err, "[::1]:9465"), "v6 listen round-trips");
+
 	/* the default file may be absent; a named one may not */
 	CHECK_EQ(sa_config_load("/nonexistent/sockaccel.conf", false, &c, err, sizeof(err)), 0,
 		 "missing default file");
 	CHECK_EQ(sa_config_load("/nonexistent/sockaccel.conf", true, &c, err, sizeof(err)),
 		 -ENOENT, "missing named file");
 	CHECK(strstr(err, "/nonexistent/sockaccel.conf") != NULL, "names the file");
+
+	/* the watch's fingerprint follows the bytes, not the events */
+	CHECK(fingerprints(), "fingerprints");
 
 	/* the command line overrides the file */
 	sa_daemon_opts_parse(5, (char *[]){ "sockacceld", "--config", "/nonexistent/x.conf",
