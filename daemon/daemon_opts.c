@@ -38,6 +38,9 @@ void sa_daemon_usage(FILE *out, const char *prog)
 		"      --msg-attach auto|link|legacy\n"
 		"                       how sk_msg is attached to the map: a sockmap link\n"
 		"                       (kernel >= 6.10) or bpf_prog_attach (default auto)\n"
+		"      --metrics-listen ADDR:PORT|off\n"
+		"                       serve /metrics there (overrides metrics_listen; in a\n"
+		"                       DaemonSet: --metrics-listen=$(POD_IP):9465)\n"
 		"      --bpf-object FILE\n"
 		"                       load the programs from FILE (a sockaccel .bpf.o of the\n"
 		"                       same layout) instead of the built-in ones; for upgrade tests\n"
@@ -72,12 +75,15 @@ int sa_daemon_settings(const struct sa_daemon_opts *o, struct sa_config *c, char
 		snprintf(c->pin_dir, sizeof(c->pin_dir), "%s", o->pin_dir);
 	if (o->max_conns_set)
 		c->max_conns = o->max_conns;
+	if (o->metrics_listen[0])
+		return sa_listen_parse(o->metrics_listen, "--metrics-listen", &c->metrics_listen,
+				       err, len);
 	return 0;
 }
 
 int sa_daemon_opts_parse(int argc, char **argv, struct sa_daemon_opts *o, FILE *err)
 {
-	enum { OPT_PREFLIGHT = 256, OPT_MSG_ATTACH, OPT_BPF_OBJECT };
+	enum { OPT_PREFLIGHT = 256, OPT_MSG_ATTACH, OPT_BPF_OBJECT, OPT_METRICS_LISTEN };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'C' },
 		{ "cgroup", required_argument, NULL, 'c' },
@@ -86,6 +92,7 @@ int sa_daemon_opts_parse(int argc, char **argv, struct sa_daemon_opts *o, FILE *
 		{ "preflight", no_argument, NULL, OPT_PREFLIGHT },
 		{ "msg-attach", required_argument, NULL, OPT_MSG_ATTACH },
 		{ "bpf-object", required_argument, NULL, OPT_BPF_OBJECT },
+		{ "metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -141,6 +148,18 @@ int sa_daemon_opts_parse(int argc, char **argv, struct sa_daemon_opts *o, FILE *
 			if (set_path(o->bpf_object, optarg, "--bpf-object", err))
 				return -EINVAL;
 			break;
+		case OPT_METRICS_LISTEN: {
+			struct sa_listen l;
+			char why[256];
+
+			/* checked now, so a typo is a usage error, not a failed start */
+			if (sa_listen_parse(optarg, "--metrics-listen", &l, why, sizeof(why))) {
+				fprintf(err, "%s\n", why);
+				return -EINVAL;
+			}
+			snprintf(o->metrics_listen, sizeof(o->metrics_listen), "%s", optarg);
+			break;
+		}
 		case OPT_PREFLIGHT:
 			o->preflight_only = true;
 			break;

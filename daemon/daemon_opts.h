@@ -22,6 +22,7 @@ struct sa_daemon_opts {
 	__u32 max_conns;
 	bool max_conns_set;
 	enum sa_msg_attach_opt msg_attach;
+	char metrics_listen[64];	/* "" = not given; else as metrics_listen */
 	char bpf_object[PATH_MAX];	/* "" = built-in; a .bpf.o for upgrade tests */
 	bool verbose;
 	bool preflight_only;

@@ -32,8 +32,11 @@ static int bad(struct ctx *x, const char *accepted, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	snprintf(x->err, x->len, "%s:%u: key '%s': %s; accepted: %s", x->file, x->line,
-		 x->key ? x->key : "", what, accepted);
+	if (x->line)
+		snprintf(x->err, x->len, "%s:%u: key '%s': %s; accepted: %s", x->file, x->line,
+			 x->key ? x->key : "", what, accepted);
+	else	/* a value from outside the file (a command-line option) */
+		snprintf(x->err, x->len, "%s: %s; accepted: %s", x->file, what, accepted);
 	return -EINVAL;
 }
 
@@ -209,6 +212,17 @@ static int parse_listen(struct ctx *x, char *v, struct sa_listen *l)
 	}
 	l->port = (__u16)port;
 	return 0;
+}
+
+int sa_listen_parse(const char *text, const char *origin, struct sa_listen *l, char *err,
+		    size_t len)
+{
+	struct ctx x = { .file = origin, .key = "metrics_listen", .err = err, .len = len };
+	char v[64];
+
+	if (snprintf(v, sizeof(v), "%s", text) >= (int)sizeof(v))
+		return bad(&x, LISTEN_ACCEPTED, "'%s' is too long", text);
+	return parse_listen(&x, v, l);
 }
 
 void sa_listen_format(const struct sa_listen *l, char *buf, size_t len)

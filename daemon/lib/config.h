@@ -51,6 +51,10 @@ struct sa_config {
 
 void sa_config_defaults(struct sa_config *c);
 
+/* Parse a metrics_listen value given outside the file (@origin names where,
+ * e.g. the command-line option); errors read like the file's. */
+int sa_listen_parse(const char *text, const char *origin, struct sa_listen *l, char *err,
+		    size_t len);
 /* "127.0.0.1:9465", "[::1]:9465" (the form metrics_listen takes), or "off". */
 void sa_listen_format(const struct sa_listen *l, char *buf, size_t len);
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "sockaccel.h"
+#include "config.h"
 #include "daemon_opts.h"
 #include "pins.h"
 #include "unit.h"
@@ -30,6 +31,12 @@ static const struct opts_case cases[] = {
 	{ { "sockacceld", "--preflight", "-v" }, 0, NULL },
 	{ { "sockacceld", "--msg-attach", "legacy" }, 0, NULL },
 	{ { "sockacceld", "--msg-attach", "both" }, -EINVAL, "not one of auto, link, legacy" },
+	{ { "sockacceld", "--metrics-listen", "10.1.2.3:9465" }, 0, NULL },
+	{ { "sockacceld", "--metrics-listen", "[fd00::1]:9465" }, 0, NULL },
+	{ { "sockacceld", "--metrics-listen", "off" }, 0, NULL },
+	{ { "sockacceld", "--metrics-listen", "10.1.2:9465" }, -EINVAL,
+	  "--metrics-listen: '10.1.2' is not an IPv4 address" },
+	{ { "sockacceld", "--metrics-listen", "10.1.2.3" }, -EINVAL, "has no port" },
 };
 
 int main(void)
@@ -68,5 +75,19 @@ int main(void)
 	sa_daemon_opts_parse(3, (char *[]){ "sockacceld", "--msg-attach", "legacy", NULL }, &o,
 			     stderr);
 	CHECK_EQ(o.msg_attach, SA_MSG_ATTACH_OPT_LEGACY, "--msg-attach legacy");
+
+	/* the option wins over the file's metrics_listen (absent file: off) */
+	{
+		struct sa_config c;
+		char why[512];
+
+		sa_daemon_opts_parse(5, (char *[]){ "sockacceld", "--config", "/nonexistent.conf",
+						    "--metrics-listen", "10.1.2.3:9465", NULL },
+				     &o, stderr);
+		o.config_set = false;	/* an absent file is fine */
+		CHECK_EQ(sa_daemon_settings(&o, &c, why, sizeof(why)), 0, why);
+		sa_listen_format(&c.metrics_listen, why, sizeof(why));
+		CHECK_STR(why, "10.1.2.3:9465", "--metrics-listen in the settings");
+	}
 	return unit_done("test_daemon_opts");
 }
