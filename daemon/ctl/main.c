@@ -16,7 +16,7 @@
 #include "pins.h"
 
 static const struct cmd cmds[] = {
-	{ "status", do_status, "[--probe]           health check: healthy (0), degraded (1), off (3)" },
+	{ "status", do_status, "[--probe] [--degraded-ok]   health check: healthy (0), degraded (1), off (3)" },
 	{ "stats", do_stats, "[--watch N [--count M]] [--prometheus]   the counters" },
 	{ "conns", do_conns, "                    the accelerated sockets" },
 	{ "disable", do_disable, "[--timeout SEC]     drain, then remove the fast path" },
@@ -104,6 +104,7 @@ static void usage(FILE *out, const char *prog)
 	fprintf(out,
 		"\nExamples:\n"
 		"  %s status                    # exit 0 healthy, 1 degraded, 3 off, 4 cannot tell\n"
+		"  %s status --degraded-ok      # a Kubernetes probe: 0 while the fast path is in place\n"
 		"  %s status --probe --json     # also prove a loopback connection is redirected\n"
 		"  %s stats --prometheus > /var/lib/node_exporter/sockaccel.prom\n"
 		"  %s stats --watch 1           # rates every second\n"
@@ -112,7 +113,7 @@ static void usage(FILE *out, const char *prog)
 		"Exit codes: 0 ok/healthy, 1 failed/degraded, 2 usage, 3 off, 4 cannot tell,\n"
 		"5 drained except N, 6 sockacceld holds the pin dir, 7 selftest: kernel behaviours\n"
 		"present. See sockaccelctl(8).\n",
-		prog, prog, prog, prog, prog, prog);
+		prog, prog, prog, prog, prog, prog, prog);
 }
 
 /* In JSON mode help is an object too, so stdout always parses. */

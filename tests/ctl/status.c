@@ -5,8 +5,8 @@
  *  - healthy (0): sockacceld running; the daemon's pid is shown;
  *  - healthy (0) with a note: sockacceld stopped, the fast path pinned;
  *  - degraded (1): link_sockops removed by hand (daemon stopped); a reason
- *    names link_sockops;
- *  - off (3): the pins are gone.
+ *    names link_sockops; --degraded-ok (the Kubernetes probes) exits 0 there;
+ *  - off (3): the pins are gone, with --degraded-ok too.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -98,12 +98,18 @@ int main(void)
 	ASSERT_JSON_BOOL(v, "sockops.attached", false, "status --json: sockops.attached");
 	ASSERT_CTL(ctl_cmd(&o, "status", NULL), &o, CTL_FAIL, "status (plain), link removed");
 	ASSERT_OUT_HAS(&o, "problem:  pin link_sockops", "status names link_sockops as a problem");
+	/* a Kubernetes probe's question: degraded is in place, off is not */
+	ASSERT_CTL(ctl_cmd(&o, "status", "--degraded-ok", NULL), &o, CTL_OK,
+		   "status --degraded-ok, degraded");
+	ASSERT_OUT_HAS(&o, "problem:  pin link_sockops", "status --degraded-ok still names it");
 
 	/* 4. the pins gone */
 	ASSERT_OK(tl_rm_rf(tl_env.pin_dir), "rm -r <pin dir>");
 	ASSERT_TRUE(status_is(CTL_OFF, "off", &v, "status with the pins gone"), "off");
 	ASSERT_JSON_U64(v, "map.entries", &pid, "status --json: map.entries");
 	ASSERT_EQ(pid, 0, "status --json off: no map entries");
+	ASSERT_CTL(ctl_cmd(&o, "status", "--degraded-ok", NULL), &o, CTL_OFF,
+		   "status --degraded-ok, off");
 cleanup:
 	cj_free(v);
 	ctl_out_free(&o);
