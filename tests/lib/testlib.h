@@ -569,4 +569,27 @@ int tl_daemon_log_lines(const struct tl_daemon *d, const char *needle);
 bool tl_new_conn_accelerated(const char *label, enum tl_family family, __u64 len,
 			     enum tl_write_mode mode);
 
+/* ------------------------------------------------------------------------ */
+/* A ConfigMap volume (testlib_configmap.c)                                 */
+
+struct tl_configmap {
+	char dir[PATH_MAX];	/* the volume: ..data -> ..2026_NN/ */
+	char conf[PATH_MAX];	/* <dir>/sockaccel.conf -> ..data/sockaccel.conf */
+	unsigned int version;
+};
+
+/* Write @text to @path (created or truncated). */
+int tl_write_file(const char *path, const char *text);
+/* Make the volume under tl_env.tmp with @text as its first version. */
+int tl_configmap_create(struct tl_configmap *cm, const char *text);
+/* What the kubelet does on an update: a new timestamped dir with the file, a
+ * symlink to it under a temp name renamed over ..data (atomic), the old dir
+ * removed. */
+int tl_configmap_update(struct tl_configmap *cm, const char *text);
+/* Is a new IPv4 connection to server port @port in sock_hash (TL_IN_MAP,
+ * TL_NOT_IN_MAP; -EPROTO if its two ends disagree)? */
+int tl_port_map_state(const struct tl_pins *pins, __u16 port);
+/* Lines of its stderr holding @needle; quiet, for polling. */
+int tl_daemon_count_lines(struct tl_daemon *d, const char *needle);
+
 #endif /* SA_TESTLIB_H */

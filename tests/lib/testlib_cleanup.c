@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Integration test helpers: Cleanup, async-signal-safe: it also runs from signal handlers. See testlib.h. */
+#include <dirent.h>
+
 #include "testlib_priv.h"
 
 /* ------------------------------------------------------------------------ */
@@ -133,6 +135,30 @@ static int ss_rm_under(int dirfd, dev_t dev, int depth)
 	return err;
 }
 
+/* Remove the cgroups a test made under its own (a pod's, say): rmdir is
+ * the only removal a cgroup has, and they are empty once cgroup.kill of the
+ * parent has done its work. One level is all tests make. */
+static void ss_rmdir_children(const char *cgroup)
+{
+	char buf[4096];
+	int fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	long n;
+
+	if (fd < 0)
+		return;
+	while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+		for (long pos = 0; pos < n;) {
+			struct tl_dirent64 *de = (struct tl_dirent64 *)(buf + pos);
+
+			pos += de->d_reclen;
+			if (de->d_type == DT_DIR && strcmp(de->d_name, ".") != 0 &&
+			    strcmp(de->d_name, "..") != 0)
+				unlinkat(fd, de->d_name, AT_REMOVEDIR);
+		}
+	}
+	close(fd);
+}
+
 static int ss_rm_rf(const char *path)
 {
 	struct stat sb;
@@ -249,6 +275,7 @@ void tl_cleanup_all(void)
 			tl_env.cgroup_fd = -1;
 		}
 		for (int i = 0; i < 500; i++) {
+			ss_rmdir_children(tl_env.cgroup);
 			if (rmdir(tl_env.cgroup) == 0 || errno == ENOENT) {
 				tl_st.cgroup_made = false;
 				break;

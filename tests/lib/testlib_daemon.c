@@ -371,15 +371,8 @@ int tl_daemon_variant(const struct tl_daemon *d, char *buf, size_t len)
 
 int tl_config_write(const char *text)
 {
-	FILE *f = fopen(tl_env.config, "we");
-	int err = 0;
+	int err = tl_write_file(tl_env.config, text);
 
-	if (!f)
-		return -errno;
-	if (fputs(text, f) < 0)
-		err = -EIO;
-	if (fclose(f) != 0 && !err)
-		err = -errno;
 	if (!err)
 		tl_log("config %s: %s", tl_env.config, text);
 	return err;
