@@ -34,7 +34,8 @@ static int unescape(const char *src, char *dst, size_t len)
 	return 0;
 }
 
-int sa_mountinfo_find(FILE *mountinfo, const char *fstype, char *buf, size_t len)
+int sa_mountinfo_find_nth(FILE *mountinfo, const char *fstype, unsigned int nth, char *buf,
+			  size_t len)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -56,7 +57,7 @@ int sa_mountinfo_find(FILE *mountinfo, const char *fstype, char *buf, size_t len
 				after_sep = true;
 		}
 		/* tok is now the filesystem type, the first field after "-" */
-		if (after_sep && tok && mnt && strcmp(tok, fstype) == 0) {
+		if (after_sep && tok && mnt && strcmp(tok, fstype) == 0 && nth-- == 0) {
 			err = unescape(mnt, buf, len);
 			break;
 		}
@@ -65,16 +66,26 @@ int sa_mountinfo_find(FILE *mountinfo, const char *fstype, char *buf, size_t len
 	return err;
 }
 
-int sa_mount_find(const char *fstype, char *buf, size_t len)
+int sa_mountinfo_find(FILE *mountinfo, const char *fstype, char *buf, size_t len)
+{
+	return sa_mountinfo_find_nth(mountinfo, fstype, 0, buf, len);
+}
+
+int sa_mount_find_nth(const char *fstype, unsigned int nth, char *buf, size_t len)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	int err;
 
 	if (!f)
 		return -errno;
-	err = sa_mountinfo_find(f, fstype, buf, len);
+	err = sa_mountinfo_find_nth(f, fstype, nth, buf, len);
 	fclose(f);
 	return err;
+}
+
+int sa_mount_find(const char *fstype, char *buf, size_t len)
+{
+	return sa_mount_find_nth(fstype, 0, buf, len);
 }
 
 enum sa_fs_kind sa_fs_kind(const char *path, long *magic)

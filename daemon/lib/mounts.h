@@ -11,8 +11,17 @@
  * octal escapes undone, into @buf. Returns 0, -ENOENT or -ENAMETOOLONG.
  */
 int sa_mountinfo_find(FILE *mountinfo, const char *fstype, char *buf, size_t len);
+/* The same for the @nth (0-based) mount of that type. */
+int sa_mountinfo_find_nth(FILE *mountinfo, const char *fstype, unsigned int nth, char *buf,
+			  size_t len);
 /* The same on /proc/self/mountinfo. */
 int sa_mount_find(const char *fstype, char *buf, size_t len);
+int sa_mount_find_nth(const char *fstype, unsigned int nth, char *buf, size_t len);
+
+/* The root cgroup of the whole hierarchy has cgroup id (kernfs inode) 1;
+ * the root of a cgroup namespace's mount (a container's /sys/fs/cgroup)
+ * has its own cgroup's id. */
+#define SA_CGROUP_ROOT_ID 1
 
 enum sa_fs_kind {
 	SA_FS_MISSING,		/* the path does not exist */

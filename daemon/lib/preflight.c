@@ -308,10 +308,21 @@ static void check_cgroup(const struct sa_preflight_opts *o, struct sa_preflight 
 	snprintf(pf->cgroup, sizeof(pf->cgroup), "%s", o->cgroup ? o->cgroup : pf->cgroup2_mount);
 	kind = sa_fs_kind(pf->cgroup, &magic);
 	switch (kind) {
-	case SA_FS_CGROUP2:
-		set_detail(c, "%s is a cgroup2 directory", pf->cgroup);
+	case SA_FS_CGROUP2: {
+		__u64 id = 0;
+
 		c->state = SA_CHECK_PASS;
+		if (!o->cgroup && sa_cgroup_id(pf->cgroup, &id) == 0 && id != SA_CGROUP_ROOT_ID) {
+			set_detail(c, "%s is a cgroup2 directory, but the root of a cgroup namespace "
+				   "(a container's), not the host's: only this container's processes "
+				   "would be accelerated; to accelerate the node, mount the host's "
+				   "cgroup2 hierarchy (hostPath) and name it with --cgroup",
+				   pf->cgroup);
+			return;
+		}
+		set_detail(c, "%s is a cgroup2 directory", pf->cgroup);
 		return;
+	}
 	case SA_FS_MISSING:
 		set_detail(c, "%s: %s", pf->cgroup, strerror(errno));
 		fail(c, SA_EXIT_CGROUP_MISSING,

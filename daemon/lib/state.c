@@ -89,19 +89,24 @@ static int match_cgroup(const char *path, const struct stat *sb, int type, struc
 	return 0;
 }
 
-/* cgroup id -> path, by walking the cgroup2 mount (ids are inode numbers). */
+/*
+ * cgroup id -> path, by walking the cgroup2 mounts (ids are inode numbers).
+ * Every mount, not the first only: in a pod the first is the pod's own
+ * cgroup namespace, and the cgroup attached to is found in the host's
+ * hierarchy mounted beside it (hostPath).
+ */
 static void cgroup_path_of(__u64 id, char *buf, size_t len)
 {
 	char mnt[PATH_MAX];
 
 	buf[0] = '\0';
-	if (!id || sa_mount_find("cgroup2", mnt, sizeof(mnt)))
-		return;
 	/* nftw has no user pointer; the walk is single-threaded and short-lived */
 	found_id = id;
 	found_path = buf;
 	found_len = len;
-	nftw(mnt, match_cgroup, 32, FTW_PHYS | FTW_MOUNT);
+	for (unsigned int n = 0; id && !buf[0] && !sa_mount_find_nth("cgroup2", n, mnt, sizeof(mnt));
+	     n++)
+		nftw(mnt, match_cgroup, 32, FTW_PHYS | FTW_MOUNT);
 }
 
 static void read_sockops(struct sa_state *st)

@@ -23,6 +23,10 @@ static void test_mountinfo(void)
 	static const char escaped[] =
 		"50 22 0:40 / /mnt/my\\040cg rw - cgroup2 none rw\n";
 	static const char none[] = "30 22 0:27 / / rw - ext4 /dev/sda1 rw\n";
+	static const char pod[] =
+		"72 71 0:38 / /sys/fs/cgroup ro,nosuid - cgroup2 cgroup2 rw\n"
+		"79 71 0:40 / /sys/fs/bpf rw,relatime - bpf bpf rw\n"
+		"80 69 0:38 /../.. /host/sys/fs/cgroup ro,nosuid - cgroup2 cgroup2 rw\n";
 	char buf[64];
 	FILE *f;
 
@@ -52,6 +56,19 @@ static void test_mountinfo(void)
 
 	f = text(hybrid);
 	CHECK_EQ(sa_mountinfo_find(f, "cgroup2", buf, 8), -ENAMETOOLONG, "short buffer");
+	fclose(f);
+
+	/* a pod: its own cgroup namespace first, the host's hierarchy beside it */
+	f = text(pod);
+	CHECK_EQ(sa_mountinfo_find_nth(f, "cgroup2", 0, buf, sizeof(buf)), 0, "pod: first");
+	CHECK_STR(buf, "/sys/fs/cgroup", "pod: its own namespace's view first");
+	fclose(f);
+	f = text(pod);
+	CHECK_EQ(sa_mountinfo_find_nth(f, "cgroup2", 1, buf, sizeof(buf)), 0, "pod: second");
+	CHECK_STR(buf, "/host/sys/fs/cgroup", "pod: the host's hierarchy (hostPath)");
+	fclose(f);
+	f = text(pod);
+	CHECK_EQ(sa_mountinfo_find_nth(f, "cgroup2", 2, buf, sizeof(buf)), -ENOENT, "pod: no third");
 	fclose(f);
 }
 
