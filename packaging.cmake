@@ -22,8 +22,11 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://localhost/sockaccel")
 # dpkg-shlibdeps derives libbpf1, libelf1, libsystemd0, libmicrohttpd12, zlib1g and libc6
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# procps: /bin/kill for ExecReload=
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "systemd, libelf1, procps")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libelf1")
+# Only the systemd unit needs these (procps: /bin/kill for ExecReload=); the
+# maintainer scripts skip systemctl without systemd, and the container image
+# (scripts/build-image.sh) runs sockacceld without either.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "systemd, procps")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   ${CMAKE_SOURCE_DIR}/scripts/deb/conffiles

@@ -9,12 +9,18 @@ set -eu
 
 RUN_PKGS="build-essential cmake pkg-config clang llvm bpftool \
 libbpf-dev libelf-dev zlib1g-dev libsystemd-dev libmicrohttpd-dev iproute2 procps"
-TEST_PKGS="systemd-container debootstrap lintian qemu-system-x86 busybox-static kmod \
+TEST_PKGS="systemd-container debootstrap mmdebstrap umoci lintian qemu-system-x86 busybox-static kmod \
 valgrind libjansson-dev redis-server redis-tools nginx wrk gnuplot-nox python3.11 libpython3.11-testsuite"
 
-case "${1:-all}" in
+mode=${1:-all}
+case "$mode" in
 run) PKGS=$RUN_PKGS ;;
-all) PKGS="$RUN_PKGS $TEST_PKGS" ;;
+all)
+	PKGS="$RUN_PKGS $TEST_PKGS"
+	# the manifest validator (tests/deploy) runs on Node.js; Debian's
+	# nodejs and npm where the machine has none of its own
+	command -v npm >/dev/null || PKGS="$PKGS nodejs npm"
+	;;
 *) echo "usage: install-deps.sh [run|all]" >&2; exit 2 ;;
 esac
 
@@ -28,8 +34,22 @@ for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
 		missing="$missing $p"
 done
+top=$(cd "$(dirname "$0")/.." && pwd)
+# The validator's npm packages, exactly as tests/deploy/package-lock.json
+# pins them; the tests themselves never touch the network.
+npm_deps() {
+	[ "$mode" = all ] || return 0
+	if [ -d "$top/tests/deploy/node_modules" ] &&
+		[ "$top/tests/deploy/node_modules/.package-lock.json" -nt "$top/tests/deploy/package-lock.json" ]; then
+		return 0
+	fi
+	echo "install-deps: npm ci in tests/deploy"
+	npm ci --prefix "$top/tests/deploy" --no-audit --no-fund --loglevel=error
+}
+
 if [ -z "$missing" ]; then
 	echo "install-deps: all packages present"
+	npm_deps
 	exit 0
 fi
 echo "install-deps: installing:$missing"
@@ -64,3 +84,4 @@ if [ -d /run/systemd/system ]; then
 		esac
 	done
 fi
+npm_deps
