@@ -21,9 +21,12 @@
 #                                                    -> docker.io/library/sockaccel:VERSION
 #   docker load -i OUT_DIR/sockaccel-image.oci.tar    (Docker >= 25 loads OCI archives)
 #   skopeo copy oci-archive:OUT_DIR/sockaccel-image.oci.tar docker-daemon:sockaccel:VERSION
-# Running it: the daemon needs the host's bpffs and cgroup v2 and capabilities,
-# e.g. podman run --privileged --pid=host -v /sys/fs/bpf:/sys/fs/bpf
-#   -v /sys/fs/cgroup:/sys/fs/cgroup sockaccel:VERSION [sockacceld options].
+# Running it: the daemon needs the host's bpffs and cgroup v2, the host's
+# network and three capabilities, as deploy/kubernetes/daemonset.yaml gives
+# them (docs/kubernetes.md), e.g.
+#   podman run --cap-drop=all --cap-add=bpf,net_admin,perfmon --read-only
+#     --network=host -v /sys/fs/bpf:/sys/fs/bpf -v /sys/fs/cgroup:/host/sys/fs/cgroup:ro
+#     sockaccel:VERSION --cgroup=/host/sys/fs/cgroup
 # The image keeps the default user (root): do not add a USER.
 set -eu
 
