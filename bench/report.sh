@@ -135,6 +135,7 @@ END {
 	title["crr"] = "crr: connect, exchange 32 B, close (connections/s)"
 	title["redis"] = "redis-benchmark, 50 clients (requests/s)"
 	title["nginx"] = "nginx + wrk, 1 thread, 50 connections (requests/s)"
+	title["proxy"] = "two hops: wrk (1 thread, 50 connections) -> HAProxy (default buffers; 1m-splice: splicing on) -> nginx (requests/s)"
 	for (t = 1; t <= ntests; t++) {
 		tt = tests[t]
 		print "## " title[tt]
@@ -155,7 +156,7 @@ END {
 			print line
 		}
 		print ""
-		if (tt == "rr" || tt == "crr" || tt == "redis" || tt == "nginx") {
+		if (tt == "rr" || tt == "crr" || tt == "redis" || tt == "nginx" || tt == "proxy") {
 			print "Latency, median of the runs'"'"' p50 / p99 in microseconds" (tt == "crr" ? " (one connect-exchange-close)" : "") ":"
 			print ""
 			print "| case | CPUs | plain | accel | unix | ref |"

@@ -43,7 +43,7 @@ and redis-server, redis-tools, nginx, wrk, gnuplot-nox (scripts/install-deps.sh)
   --quick            smoke run, under 2 minutes: fewer sizes, short runs
   --rounds N         interleaved rounds per cell, 3..50 (default 3)
   --duration SEC     measured seconds per run, 0.1..60 (default 2; quick 0.2)
-  --tests LIST       comma list of rr,stream,wstream,crr,redis,nginx (default all;
+  --tests LIST       comma list of rr,stream,wstream,crr,redis,nginx,proxy (default all;
                      quick: all but stream, which falls back to TCP by design)
   --variants LIST    comma list of plain,accel,unix,ref (default all; accel
                      and plain are always run)
@@ -91,13 +91,14 @@ ncpu=$(nproc)
 if [ "$quick" = 1 ]; then
 	: "${rounds:=3}" "${duration:=0.2}"
 	rr_sizes="64"; stream_sizes="262144"; wstream_sizes="262144"; crr_size=32
-	redis_cases="1"; nginx_cases="small"; app_places="diff"
+	redis_cases="1"; nginx_cases="small"; proxy_cases="1m"; app_places="diff"
 	warmup_ms=50
 else
 	: "${rounds:=3}" "${duration:=2}"
 	rr_sizes="1 64 1024 16384"; stream_sizes="4096 65536 262144 1048576"
 	wstream_sizes="$stream_sizes"; crr_size=32
-	redis_cases="1 16"; nginx_cases="small 1m"; app_places="same diff"
+	redis_cases="1 16"; nginx_cases="small 1m"; proxy_cases="small 1m 1m-splice"
+	app_places="same diff"
 	warmup_ms=300
 fi
 # stream: bulk writes with no window of the application's; sockaccel's flow
@@ -120,12 +121,12 @@ duration_ms=$(awk -v d="$duration" 'BEGIN { printf "%d", d * 1000 }')
 if [ "$quick" = 1 ]; then
 	# bulk streams fall back to TCP by design (docs/performance.md): the
 	# smoke run checks the fast path with the windowed stream
-	tests=${tests_opt:-rr,wstream,crr,redis,nginx}
+	tests=${tests_opt:-rr,wstream,crr,redis,nginx,proxy}
 else
-	tests=${tests_opt:-rr,stream,wstream,crr,redis,nginx}
+	tests=${tests_opt:-rr,stream,wstream,crr,redis,nginx,proxy}
 fi
 for t in ${tests//,/ }; do
-	case "$t" in rr|stream|wstream|crr|redis|nginx) ;; *) die_usage "--tests: unknown test '$t'" ;; esac
+	case "$t" in rr|stream|wstream|crr|redis|nginx|proxy) ;; *) die_usage "--tests: unknown test '$t'" ;; esac
 done
 variants=${variants_opt:-plain,accel,unix,ref}
 for v in ${variants//,/ }; do
@@ -182,6 +183,7 @@ fi
 need_tools="taskset ss awk bpftool"
 has "$tests" redis && need_tools="$need_tools redis-server redis-benchmark redis-cli"
 has "$tests" nginx && need_tools="$need_tools nginx wrk"
+has "$tests" proxy && need_tools="$need_tools nginx wrk haproxy curl cmp"
 [ "$report" = 1 ] && need_tools="$need_tools gnuplot"
 for t in $need_tools; do
 	command -v "$t" > /dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin command -v "$t" > /dev/null 2>&1 ||
@@ -313,6 +315,8 @@ fi
 . "$bench/lib-run.sh"
 # shellcheck source=SCRIPTDIR/lib-apps.sh
 . "$bench/lib-apps.sh"
+# shellcheck source=SCRIPTDIR/lib-proxy.sh
+. "$bench/lib-proxy.sh"
 
 hz=$(getconf CLK_TCK)	# for noise
 failures=0
@@ -339,6 +343,7 @@ machine() {
 	echo "wstream_window=$wstream_window"
 	echo "redis=$(redis-server --version 2> /dev/null | awk '{ sub(/^v=/, "", $3); print $3 }')"
 	echo "nginx=$(nginx -v 2>&1 | awk -F/ '{ print $2 }')"
+	echo "haproxy=$(haproxy -v 2>/dev/null | awk 'NR == 1 { print $3 }')"
 	echo "wrk=$(wrk -v 2>&1 | awk 'NR == 1 { print $2 }')"
 	echo "queue_limit=tcp_rmem max $(awk '{ print $3 }' /proc/sys/net/ipv4/tcp_rmem)"
 	echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -393,6 +398,17 @@ for place in $app_places; do
 				done
 			done
 			log "nginx $c $place: done"
+		done
+	fi
+	if has "$tests" proxy; then
+		for c in $proxy_cases; do
+			for r in $(seq "$rounds"); do
+				for v in $vlist; do
+					[ "$v" = unix ] && continue	# wrk and HAProxy speak TCP here
+					run_proxy "$r" "$c" "$place" "$v"
+				done
+			done
+			log "proxy $c $place: done"
 		done
 	fi
 done

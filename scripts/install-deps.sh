@@ -10,7 +10,7 @@ set -eu
 RUN_PKGS="build-essential cmake pkg-config clang llvm bpftool \
 libbpf-dev libelf-dev zlib1g-dev libsystemd-dev libmicrohttpd-dev iproute2 procps"
 TEST_PKGS="systemd-container debootstrap mmdebstrap umoci lintian qemu-system-x86 busybox-static kmod \
-valgrind libjansson-dev redis-server redis-tools nginx wrk gnuplot-nox python3.11 libpython3.11-testsuite"
+valgrind libjansson-dev redis-server redis-tools nginx haproxy curl wrk gnuplot-nox python3.11 libpython3.11-testsuite"
 
 mode=${1:-all}
 case "$mode" in
@@ -39,8 +39,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 # pins them; the tests themselves never touch the network.
 npm_deps() {
 	[ "$mode" = all ] || return 0
-	if [ -d "$top/tests/deploy/node_modules" ] &&
-		[ "$top/tests/deploy/node_modules/.package-lock.json" -nt "$top/tests/deploy/package-lock.json" ]; then
+	# npm ci writes node_modules/.package-lock.json: newer than the
+	# lockfile means these very versions are installed
+	if [ -n "$(find "$top/tests/deploy/node_modules/.package-lock.json" \
+		-newer "$top/tests/deploy/package-lock.json" 2> /dev/null)" ]; then
 		return 0
 	fi
 	echo "install-deps: npm ci in tests/deploy"
@@ -54,7 +56,7 @@ if [ -z "$missing" ]; then
 fi
 echo "install-deps: installing:$missing"
 
-# redis-server and nginx are here only for the benchmark, which starts its
+# redis-server, nginx and haproxy are here only for the benchmark, which starts its
 # own instances on high ports. Debian would also start and enable the system
 # services on a systemd host; policy-rc.d (honoured by invoke-rc.d and
 # deb-systemd-invoke) says no for the length of this install. An existing
@@ -78,7 +80,7 @@ apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing
 if [ -d /run/systemd/system ]; then
-	for unit in redis-server.service nginx.service; do
+	for unit in redis-server.service nginx.service haproxy.service; do
 		case "$missing" in
 		*"${unit%.service}"*) systemctl disable -q "$unit" 2>/dev/null || true ;;
 		esac
