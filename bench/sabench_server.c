@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include "sabench.h"
 
 /* ---------------------------------------------------------------------- */
@@ -42,8 +44,16 @@ static int serve_stream(int fd)
 	uint64_t warm = (uint64_t)env.warmup_ms * 1000000ull;
 	int rc = -1;
 
+	int one = 1;
+
 	if (!buf)
 		return -1;
+	/* acknowledgements are small writes: without this Nagle holds one
+	 * back until TCP's delayed ACK of the previous (40 ms), and a writer
+	 * whose write fills its window waits for it every write. Applications
+	 * with their own window (HTTP/2, gRPC) set it too. AF_UNIX: no-op. */
+	if (env.window)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	for (;;) {
 		ssize_t r = recv(fd, buf, RX_BUF, 0);
 
@@ -64,8 +74,12 @@ static int serve_stream(int fd)
 			off += (uint64_t)r;
 			last = t;
 			t0 = 0;
-			/* the writer's window: acknowledge every eighth of it */
-			if (env.window && off - acked >= env.window / 8) {
+			/* the writer's window: acknowledge every eighth of it, and
+			 * the end of each write when writes are that large (a
+			 * writer whose write fills the window waits for every
+			 * byte; TCP's chunks need not end on an eighth) */
+			if (env.window && (off - acked >= env.window / 8 ||
+					   (env.size >= env.window / 8 && off % env.size == 0))) {
 				if (send_all(fd, &off, sizeof(off)))
 					goto out;
 				acked = off;
