@@ -431,7 +431,11 @@ if [ "$profile" = 1 ]; then
 	profile_run() {	# TEST SIZE VARIANT
 		local progs p before after
 		if [ "$3" = accel ]; then
+			# sa_rx and sa_splice run on reads: their cost is ours too
 			progs="$pins/prog_msg $pins/prog_sockops"
+			for p in prog_rx prog_splice; do
+				[ -e "$pins/$p" ] && progs="$progs $pins/$p"
+			done
 		else
 			progs="$tmp/bpffs/ref/ref_msg $tmp/bpffs/ref/ref_sockops"
 		fi

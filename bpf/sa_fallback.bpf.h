@@ -15,26 +15,14 @@
 #include "sa_maps.bpf.h"
 #include "sa_key.bpf.h"
 
-/*
- * Has this socket fallen back, by its own mark or one its peer put in
- * "marks"? @k is the socket's own key, or its peer's when @k_is_peer (what
- * sk_msg has at hand; the mirror is built only when the hash must be asked).
- * A peer's mark moves into the socket's own storage (and out of the hash)
- * the first time it is seen. Without storage the hash is asked every time,
- * so a mark is never missed.
- */
-static __always_inline bool fell_back(struct sa_sk_state *st, const struct sa_sock_key *k,
-				      bool k_is_peer)
+/* The "marks" hash part of fell_back(), for generation @gen. */
+static __always_inline bool fell_back_asked(struct sa_sk_state *st, const struct sa_sock_key *k,
+					    bool k_is_peer, __u32 gen)
 {
 	struct sa_sock_key mirror = {};
 	const struct sa_sock_key *own = k;
-	__u32 gen, *m;
+	__u32 *m;
 
-	if (st && st->fallback)
-		return true;
-	gen = gen_now(SA_GEN_MARKS);
-	if (st && st->marks_seen == gen)
-		return false;
 	if (k_is_peer) {
 		key_mirror(&mirror, k);
 		own = &mirror;
@@ -50,6 +38,30 @@ static __always_inline bool fell_back(struct sa_sk_state *st, const struct sa_so
 	if (st)
 		st->marks_seen = gen;
 	return false;
+}
+
+/* Known unmarked from its own storage alone: no key needed to say so. */
+static __always_inline bool known_unmarked(const struct sa_sk_state *st)
+{
+	return st && !st->fallback && st->marks_seen == gen_now(SA_GEN_MARKS);
+}
+
+/*
+ * Has this socket fallen back, by its own mark or one its peer put in
+ * "marks"? @k is the socket's own key, or its peer's when @k_is_peer (what
+ * sk_msg has at hand; the mirror is built only when the hash must be asked).
+ * A peer's mark moves into the socket's own storage (and out of the hash)
+ * the first time it is seen. Without storage the hash is asked every time,
+ * so a mark is never missed.
+ */
+static __always_inline bool fell_back(struct sa_sk_state *st, const struct sa_sock_key *k,
+				      bool k_is_peer)
+{
+	if (st && st->fallback)
+		return true;
+	if (known_unmarked(st))
+		return false;
+	return fell_back_asked(st, k, k_is_peer, gen_now(SA_GEN_MARKS));
 }
 
 /*
@@ -168,10 +180,13 @@ static __always_inline void demote_if_drained(struct bpf_sock_ops *ops)
 	struct sa_sk_state *st;
 	__u32 age;
 
-	if (!sk || !SA_KEY_FILL(&key, ops, local, remote))
+	if (!sk)
 		return;
 	st = bpf_sk_storage_get(&sk_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!st || !fell_back(st, &key, false) || !(st->fallback & SA_FALLBACK_TIMED))
+	/* the common case, every ACK of a connection still redirecting or
+	 * started on TCP: leave before building the key */
+	if (!st || known_unmarked(st) || !SA_KEY_FILL(&key, ops, local, remote) ||
+	    !fell_back(st, &key, false) || !(st->fallback & SA_FALLBACK_TIMED))
 		return;
 	age = (now_units() - SA_FALLBACK_UNITS(st->fallback)) & SA_FALLBACK_UNIT_MASK;
 	if (age < SA_DEMOTE_GRACE_UNITS || !own_redirected_queue_empty(ops))

@@ -16,17 +16,16 @@
 #include "sa_maps.bpf.h"
 #include "sa_key.bpf.h"
 
-/* A closing sender that waits on TCP takes its rx_seq entry with it. */
+/* A closing sender that waits on TCP takes its rx_seq entry with it. On
+ * every close of an inserted socket: the key is built only when needed. */
 static __always_inline void flow_forget(struct bpf_sock_ops *ops)
 {
 	struct sa_sock_key key = {}, peer = {};
 	struct bpf_sock *sk = ops->sk;
 	struct sa_sk_state *st;
 
-	if (!sk || !SA_KEY_FILL(&key, ops, local, remote))
-		return;
-	st = bpf_sk_storage_get(&sk_state, sk, 0, 0);
-	if (!st || !(st->flow & SA_FLOW_TCP))
+	st = sk ? bpf_sk_storage_get(&sk_state, sk, 0, 0) : NULL;
+	if (!st || !(st->flow & SA_FLOW_TCP) || !SA_KEY_FILL(&key, ops, local, remote))
 		return;
 	key_mirror(&peer, &key);
 	bpf_map_delete_elem(&rx_seq, &peer);
@@ -41,6 +40,12 @@ static __always_inline void flow_forget(struct bpf_sock_ops *ops)
  * redirected bytes queued where splice cannot see them; sa_splice then
  * keeps its connection on TCP. On an insertion only, in softirq or the
  * connecting task, under the socket's lock.
+ *
+ * The peer does the same towards this socket, before or after, so the
+ * socket watches itself as a receiver from the start (SA_WATCH_EXPECT).
+ * Nothing global changes: a gens[SA_GEN_WATCH] bump here made every
+ * accelerated socket of the host look rx_seq up once more on its next
+ * recvmsg, for every new connection.
  */
 static __always_inline void start_on_tcp(struct bpf_sock_ops *ops, const struct sa_sock_key *key,
 					 struct sa_counters *c)
@@ -57,12 +62,13 @@ static __always_inline void start_on_tcp(struct bpf_sock_ops *ops, const struct 
 	st = bpf_sk_storage_get(&sk_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!tp || !st)
 		return;
+	st->watched = SA_WATCH_ON | SA_WATCH_EXPECT;
+	st->watch_seen = gen_now(SA_GEN_WATCH);
 	key_mirror(&peer, key);
 	if (bpf_map_update_elem(&rx_seq, &peer, &unpublished, BPF_ANY))
 		return;	/* full: this direction redirects from the start */
 	st->flow_seq = tp->write_seq;
 	st->flow |= SA_FLOW_TCP;
-	gen_bump(SA_GEN_WATCH);
 	count(c, SA_CNT_STARTS_ON_TCP, 1);
 }
 
@@ -187,11 +193,12 @@ static __always_inline bool flow_to_tcp(struct sk_msg_md *msg, struct sa_sk_stat
 	return true;
 }
 
+/* The receiver, still watched, misses the entry at its next recvmsg and
+ * stops publishing; a bump would make every other socket look too. */
 static __always_inline void flow_to_redirect(struct sa_sk_state *st, const struct sa_sock_key *peer)
 {
 	st->flow = 0;
 	bpf_map_delete_elem(&rx_seq, peer);
-	gen_bump(SA_GEN_WATCH);
 }
 
 /*

@@ -275,7 +275,10 @@ int BPF_PROG(sa_rx, struct sock *sk, int ret, int flags)
 	if (!key_of_sock(sk, &key))
 		return 0;
 	e = bpf_map_lookup_elem(&rx_seq, &key);
-	st->watched = e != NULL;
+	if (e)
+		st->watched = SA_WATCH_ON;
+	else if (!(st->watched & SA_WATCH_EXPECT) || ret > 0)
+		st->watched = 0;
 	st->watch_seen = gen;
 	if (e && HAS(SPLICE) && !st->fallback && known_splicer()) {
 		struct sa_sock_key peer = {};

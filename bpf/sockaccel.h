@@ -113,7 +113,20 @@ struct sa_sk_state {
 	__u32 flow;		/* enum sa_flow_state flags */
 	__u32 flow_seq;		/* its write_seq when it went over TCP */
 	__u32 watch_seen;	/* gens[SA_GEN_WATCH] when "rx_seq" was last looked at */
-	__u32 watched;		/* this socket as a receiver: publish in rx_seq */
+	__u32 watched;		/* enum sa_watch flags: this socket as a receiver */
+};
+
+/*
+ * sa_sk_state.watched. Programs of layout 1 from before SA_WATCH_EXPECT
+ * wrote 0 or 1 and read any non-zero value as "watched".
+ */
+enum sa_watch {
+	SA_WATCH_ON	= 1 << 0,	/* publish copied_seq in rx_seq after each recvmsg */
+	/* set at insertion, when the peer starts on TCP towards this socket:
+	 * its rx_seq entry may not exist yet (the peer is inserted later), so
+	 * a miss does not end the watch until data has arrived, which the
+	 * peer can send only once inserted */
+	SA_WATCH_EXPECT	= 1 << 1,
 };
 
 /*
