@@ -60,7 +60,7 @@ static __always_inline void reader_key(struct sa_stepaside_key *k)
 }
 
 /* Has the reading process spliced from an accelerated socket before?
- * Asked only while a receiver is watched, so rarely. */
+ * Asked once per watch of a receiver (SA_WATCH_ASKED). */
 static __always_inline bool known_splicer(void)
 {
 	struct sa_stepaside_key k = {};

@@ -276,18 +276,23 @@ int BPF_PROG(sa_rx, struct sock *sk, int ret, int flags)
 		return 0;
 	e = bpf_map_lookup_elem(&rx_seq, &key);
 	if (e)
-		st->watched = SA_WATCH_ON;
+		st->watched = SA_WATCH_ON | (st->watched & SA_WATCH_ASKED);
 	else if (!(st->watched & SA_WATCH_EXPECT) || ret > 0)
 		st->watched = 0;
 	st->watch_seen = gen;
-	if (e && HAS(SPLICE) && !st->fallback && known_splicer()) {
+	/* every new connection is watched (start_on_tcp), so the reader is
+	 * looked up once per watch, not on every read */
+	if (e && HAS(SPLICE) && !st->fallback && !(st->watched & SA_WATCH_ASKED)) {
 		struct sa_sock_key peer = {};
 
-		/* its sender keeps waiting on TCP, now for good */
-		key_mirror(&peer, &key);
-		mark_connection(st, &peer, counters_get());
-		count(counters_get(), SA_CNT_SPLICE_LEARNED, 1);
-		return 0;
+		st->watched |= SA_WATCH_ASKED;
+		if (known_splicer()) {
+			/* its sender keeps waiting on TCP, now for good */
+			key_mirror(&peer, &key);
+			mark_connection(st, &peer, counters_get());
+			count(counters_get(), SA_CNT_SPLICE_LEARNED, 1);
+			return 0;
+		}
 	}
 	tp = e ? bpf_skc_to_tcp_sock(sk) : NULL;
 	if (tp)

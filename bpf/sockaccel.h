@@ -127,6 +127,9 @@ enum sa_watch {
 	 * a miss does not end the watch until data has arrived, which the
 	 * peer can send only once inserted */
 	SA_WATCH_EXPECT	= 1 << 1,
+	/* the reading process was looked for in "stepaside" during this
+	 * watch: once is enough, the connection's first reads decide */
+	SA_WATCH_ASKED	= 1 << 2,
 };
 
 /*
