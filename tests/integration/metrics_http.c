@@ -10,7 +10,8 @@
  *    block neither /metrics nor the daemon: `sockaccelctl status` answers
  *    at once and the health check keeps sending STATUS=; the server drops
  *    an idle connection after its timeout.
- * The HTTP client is a plain socket, so that the test sees the bytes.
+ * The HTTP client is testlib's (a plain socket, so that the test sees the
+ * bytes).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -30,76 +31,10 @@
 #include "exitcodes.h"
 #include "testlib.h"
 
+#define METRICS_ADDR	"127.0.0.1"
 #define METRICS_PORT	23451	/* below the ephemeral range */
 #define N_IDLE		50
-#define HTTP_MS		5000
 #define BODY_MAX	(64 * 1024)
-
-static bool use_ipv6;	/* connect to [::1] instead of 127.0.0.1 */
-
-static int http_connect(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(METRICS_PORT) };
-	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(METRICS_PORT),
-				   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-	struct timeval tv = { .tv_sec = HTTP_MS / 1000 };
-	int fd = socket(use_ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int ret;
-
-	if (fd < 0)
-		return -errno;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (use_ipv6)
-		ret = connect(fd, (struct sockaddr *)&a6, sizeof(a6));
-	else
-		ret = connect(fd, (struct sockaddr *)&a, sizeof(a));
-	if (ret) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
-/*
- * "METHOD PATH HTTP/1.1" with Connection: close; the status code into
- * *@code and the body (NUL-terminated) into @body. Every read times out.
- */
-static int http_request(const char *method, const char *path, int *code, char *body)
-{
-	static char buf[BODY_MAX + 4096];
-	char req[256];
-	size_t got = 0;
-	char *eoh;
-	ssize_t n;
-	int fd, len, err = 0;
-
-	fd = http_connect();
-	if (fd < 0)
-		return fd;
-	len = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-		       "Connection: close\r\nContent-Length: 0\r\n\r\n", method, path);
-	if (send(fd, req, (size_t)len, MSG_NOSIGNAL) != len) {
-		err = -errno;
-		goto cleanup;
-	}
-	while (got < sizeof(buf) - 1 && (n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) > 0)
-		got += (size_t)n;
-	buf[got] = '\0';
-	if (sscanf(buf, "HTTP/1.%*d %d", code) != 1) {
-		tl_log("%s %s: not an HTTP response (%zu bytes): %.200s", method, path, got, buf);
-		err = -EPROTO;
-		goto cleanup;
-	}
-	eoh = strstr(buf, "\r\n\r\n");
-	snprintf(body, BODY_MAX, "%s", eoh ? eoh + 4 : "");
-cleanup:
-	close(fd);
-	return err;
-}
 
 /*
  * Valid Prometheus text (the ctl tests' strict checker, ctl_prom.h) with
@@ -164,7 +99,8 @@ static bool same_as_ctl(const char *body_in)
 		out = NULL;
 		if (attempt)
 			tl_sleep_ms(200);
-		if (attempt && (http_request("GET", "/metrics", &code, body) || code != 200))
+		if (attempt && (tl_http_request(METRICS_ADDR, METRICS_PORT, "GET", "/metrics",
+						&code, body, BODY_MAX) || code != 200))
 			break;
 		if (ctl_capture("stats", "--prometheus", &status, &out) ||
 		    !tl_exited_with(status, 0) || !out)
@@ -201,31 +137,36 @@ int main(void)
 		    "an accelerated connection");
 
 	/* 200, Prometheus text, the same as sockaccelctl's */
-	ASSERT_OK(http_request("GET", "/metrics", &code, body), "GET /metrics");
+	ASSERT_OK(tl_http_request(METRICS_ADDR, METRICS_PORT, "GET", "/metrics", &code, body,
+				  BODY_MAX), "GET /metrics");
 	ASSERT_EQ(code, 200, "GET /metrics");
 	ASSERT_TRUE(prom_check(body, &inserted), "/metrics parses as Prometheus text");
 	ASSERT_GE(inserted, 2, "sockaccel_sockets_inserted_total counts the connection's two");
 	ASSERT_TRUE(same_as_ctl(body), "/metrics is what sockaccelctl stats --prometheus prints");
 
 	/* only GET /metrics */
-	ASSERT_OK(http_request("GET", "/", &code, body), "GET /");
+	ASSERT_OK(tl_http_request(METRICS_ADDR, METRICS_PORT, "GET", "/", &code, body, BODY_MAX),
+		  "GET /");
 	ASSERT_EQ(code, 404, "GET /");
-	ASSERT_OK(http_request("GET", "/metrics/x", &code, body), "GET /metrics/x");
+	ASSERT_OK(tl_http_request(METRICS_ADDR, METRICS_PORT, "GET", "/metrics/x", &code, body,
+				  BODY_MAX), "GET /metrics/x");
 	ASSERT_EQ(code, 404, "GET /metrics/x");
-	ASSERT_OK(http_request("POST", "/metrics", &code, body), "POST /metrics");
+	ASSERT_OK(tl_http_request(METRICS_ADDR, METRICS_PORT, "POST", "/metrics", &code, body,
+				  BODY_MAX), "POST /metrics");
 	ASSERT_EQ(code, 405, "POST /metrics");
 
 	/* idle and stalled clients block nothing */
 	for (int i = 0; i < N_IDLE; i++)
-		ASSERT_FD(idle[i] = http_connect(), "an idle connection");
-	ASSERT_FD(stalled = http_connect(), "the stalled connection");
+		ASSERT_FD(idle[i] = tl_http_connect(METRICS_ADDR, METRICS_PORT), "an idle connection");
+	ASSERT_FD(stalled = tl_http_connect(METRICS_ADDR, METRICS_PORT), "the stalled connection");
 	ASSERT_EQ(send(stalled, "GET /metr", 9, MSG_NOSIGNAL), 9, "half a request line");
 	tl_sleep_ms(200);
 	tl_daemon_poll(&d);
 	status_before = d.n_status;
 
 	t0 = tl_now_ms();
-	ASSERT_OK(http_request("GET", "/metrics", &code, body), "GET /metrics beside them");
+	ASSERT_OK(tl_http_request(METRICS_ADDR, METRICS_PORT, "GET", "/metrics", &code, body,
+				  BODY_MAX), "GET /metrics beside them");
 	ASSERT_EQ(code, 200, "GET /metrics beside 50 idle and 1 stalled connection");
 	tl_log("FIGURE /metrics beside 51 idle or stalled connections: %lld ms", tl_now_ms() - t0);
 	ASSERT_LT(tl_now_ms() - t0, 2000, "/metrics answers at once");
@@ -247,7 +188,8 @@ int main(void)
 	pfd = (struct pollfd){ .fd = stalled, .events = POLLIN };
 	ASSERT_EQ(poll(&pfd, 1, 20000), 1, "the server closes the stalled connection");
 	ASSERT_TRUE(recv(stalled, &c, 1, 0) <= 0, "EOF (or reset) on the stalled connection");
-	ASSERT_OK(http_request("GET", "/metrics", &code, body), "GET /metrics after the timeout");
+	ASSERT_OK(tl_http_request(METRICS_ADDR, METRICS_PORT, "GET", "/metrics", &code, body,
+				  BODY_MAX), "GET /metrics after the timeout");
 	ASSERT_EQ(code, 200, "GET /metrics after the timeout");
 
 	ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");
@@ -258,10 +200,9 @@ int main(void)
 	/* IPv6: "[::1]:PORT" */
 	ASSERT_OK(tl_config_write("metrics_listen = [::1]:23451\n"), "config");
 	ASSERT_OK(tl_daemon_start_ready(&d, NULL, 0), "start sockacceld on [::1]");
-	use_ipv6 = true;
-	ASSERT_OK(http_request("GET", "/metrics", &code, body), "GET [::1]/metrics");
+	ASSERT_OK(tl_http_request("::1", METRICS_PORT, "GET", "/metrics", &code, body, BODY_MAX),
+		  "GET [::1]/metrics");
 	ASSERT_EQ(code, 200, "GET [::1]/metrics");
-	use_ipv6 = false;
 	ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");
 	tl_daemon_release(&d);
 

@@ -10,6 +10,7 @@
  *  - children that join the test cgroup and/or a fresh network namespace
  *    before they create sockets, and TCP connections made that way;
  *  - sockacceld spawn/stop with READY=1 over $NOTIFY_SOCKET;
+ *  - an HTTP/1.1 client on a plain socket, for /metrics;
  *  - pattern streams that detect loss, reordering and cross-talk;
  *  - the proofs of acceleration (map membership, counters, TCP_INFO,
  *    programs attached, map ids).
@@ -262,6 +263,26 @@ int tl_pair_make(struct tl_pair *p, const struct tl_pair_opts *o);
 int tl_warm_up(int a, int b);
 void tl_pair_close(struct tl_pair *p);
 const char *tl_family_name(enum tl_family f);
+
+/* ------------------------------------------------------------------------ */
+/* HTTP, by hand (a plain socket, so that a test sees the bytes)            */
+
+/* Every connect, send and receive of these times out after this long. */
+#define TL_HTTP_MS	5000
+
+/* A blocking TCP socket connected to @addr (a numeric IPv4 or IPv6 address:
+ * "127.0.0.1", "::1") port @port, with TL_HTTP_MS send and receive
+ * timeouts; the fd or -errno, after logging what failed. */
+int tl_http_connect(const char *addr, __u16 port);
+/*
+ * "@method @path HTTP/1.1" with Connection: close to @addr:@port, the
+ * response read to EOF: its status code into *@code and its body,
+ * NUL-terminated and cut to @len - 1 bytes, into @body. 0, -EPROTO if the
+ * answer is not HTTP, or another -errno (-ETIMEDOUT), after logging what
+ * failed with the URL.
+ */
+int tl_http_request(const char *addr, __u16 port, const char *method, const char *path,
+		    int *code, char *body, size_t len);
 
 /* ------------------------------------------------------------------------ */
 /* Pattern streams                                                          */

@@ -606,3 +606,115 @@ void tl_pair_close(struct tl_pair *p)
 		close(p->server);
 	p->client = p->server = -1;
 }
+
+/* ------------------------------------------------------------------------ */
+/* HTTP/1.1, by hand                                                        */
+
+/* "127.0.0.1:9100" or "[::1]:9100" into @buf. */
+static const char *http_peer(char *buf, size_t len, const char *addr, __u16 port)
+{
+	snprintf(buf, len, strchr(addr, ':') ? "[%s]:%u" : "%s:%u", addr, port);
+	return buf;
+}
+
+int tl_http_connect(const char *addr, __u16 port)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in6 in6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+	struct timeval tv = { .tv_sec = TL_HTTP_MS / 1000, .tv_usec = TL_HTTP_MS % 1000 * 1000 };
+	struct sockaddr *sa;
+	socklen_t sa_len;
+	char peer[INET6_ADDRSTRLEN + 16];
+	int fd, err;
+
+	http_peer(peer, sizeof(peer), addr, port);
+	if (inet_pton(AF_INET, addr, &in.sin_addr) == 1) {
+		sa = (struct sockaddr *)&in;
+		sa_len = sizeof(in);
+	} else if (inet_pton(AF_INET6, addr, &in6.sin6_addr) == 1) {
+		sa = (struct sockaddr *)&in6;
+		sa_len = sizeof(in6);
+	} else {
+		tl_log("HTTP to %s: '%s' is not a numeric IPv4 or IPv6 address", peer, addr);
+		return -EINVAL;
+	}
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = -errno;
+		tl_log("HTTP to %s: socket: %s", peer, strerror(-err));
+		return err;
+	}
+	/* SO_SNDTIMEO bounds connect() too */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
+		err = -errno;
+		tl_log("HTTP to %s: socket timeouts: %s", peer, strerror(-err));
+		goto fail;
+	}
+	if (connect(fd, sa, sa_len) < 0) {
+		err = errno == EINPROGRESS ? -ETIMEDOUT : -errno;
+		tl_log("HTTP to %s: connect: %s", peer, strerror(-err));
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return err;
+}
+
+int tl_http_request(const char *addr, __u16 port, const char *method, const char *path,
+		    int *code, char *body, size_t len)
+{
+	size_t cap = len + 8192, got = 0;
+	char req[512], peer[INET6_ADDRSTRLEN + 16], *buf, *eoh;
+	int fd = -1, n, err = 0;
+	ssize_t r;
+
+	http_peer(peer, sizeof(peer), addr, port);
+	n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
+		     "Content-Length: 0\r\n\r\n", method, path, peer);
+	if (n < 0 || (size_t)n >= sizeof(req)) {
+		tl_log("%s http://%s%s: request too long", method, peer, path);
+		return -ENAMETOOLONG;
+	}
+	buf = malloc(cap);
+	if (!buf) {
+		tl_log("%s http://%s%s: %s", method, peer, path, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	fd = tl_http_connect(addr, port);
+	if (fd < 0) {
+		err = fd;
+		goto cleanup;
+	}
+	if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+		err = -errno;
+		tl_log("%s http://%s%s: sending the request: %s", method, peer, path,
+		       strerror(-err));
+		goto cleanup;
+	}
+	while (got < cap - 1 && (r = recv(fd, buf + got, cap - 1 - got, 0)) != 0) {
+		if (r < 0) {
+			err = errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+			tl_log("%s http://%s%s: reading the response (%zu bytes so far): %s",
+			       method, peer, path, got, strerror(-err));
+			goto cleanup;
+		}
+		got += (size_t)r;
+	}
+	buf[got] = '\0';
+	if (sscanf(buf, "HTTP/1.%*d %d", code) != 1) {
+		tl_log("%s http://%s%s: not an HTTP response (%zu bytes): %.200s", method, peer,
+		       path, got, buf);
+		err = -EPROTO;
+		goto cleanup;
+	}
+	eoh = strstr(buf, "\r\n\r\n");
+	if (len)
+		snprintf(body, len, "%s", eoh ? eoh + 4 : "");
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return err;
+}
