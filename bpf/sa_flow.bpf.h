@@ -16,16 +16,19 @@
 #include "sa_maps.bpf.h"
 #include "sa_key.bpf.h"
 
-/* A closing sender that waits on TCP takes its rx_seq entry with it. On
- * every close of an inserted socket: the key is built only when needed. */
+/* A closing sender that waits on TCP takes its rx_seq entry with it. The
+ * key is read first: read after the helper call, clang addressed the
+ * context through a moved pointer, which the verifier refuses. */
 static __always_inline void flow_forget(struct bpf_sock_ops *ops)
 {
 	struct sa_sock_key key = {}, peer = {};
 	struct bpf_sock *sk = ops->sk;
 	struct sa_sk_state *st;
 
-	st = sk ? bpf_sk_storage_get(&sk_state, sk, 0, 0) : NULL;
-	if (!st || !(st->flow & SA_FLOW_TCP) || !SA_KEY_FILL(&key, ops, local, remote))
+	if (!sk || !SA_KEY_FILL(&key, ops, local, remote))
+		return;
+	st = bpf_sk_storage_get(&sk_state, sk, 0, 0);
+	if (!st || !(st->flow & SA_FLOW_TCP))
 		return;
 	key_mirror(&peer, &key);
 	bpf_map_delete_elem(&rx_seq, &peer);
