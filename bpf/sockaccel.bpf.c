@@ -178,7 +178,7 @@ int sa_msg(struct sk_msg_md *msg)
 
 	sw = bpf_map_lookup_elem(&ctl, &zero);
 	if (sw && sw->draining) {
-		count(c, SA_CNT_MSG_DRAINING, 1);
+		count_msg(c, SA_CNT_MSG_DRAINING, 1);
 		return SK_PASS;
 	}
 	if (!SA_KEY_FILL(&peer, msg, remote, local))
@@ -186,7 +186,7 @@ int sa_msg(struct sk_msg_md *msg)
 	if (msg->sk)
 		st = bpf_sk_storage_get(&sk_state, msg->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (fell_back(st, &peer, true)) {
-		count(c, SA_CNT_MSG_FALLBACK, 1);
+		count_msg(c, SA_CNT_MSG_FALLBACK, 1);
 		return SK_PASS;
 	}
 	if (HAS(FLOW) && st && (st->flow & SA_FLOW_TCP)) {
@@ -194,8 +194,8 @@ int sa_msg(struct sk_msg_md *msg)
 		__u32 wseq = own_write_seq(msg, &ok);
 
 		if (!ok || !receiver_caught_up(wseq, st, &peer)) {
-			count(c, SA_CNT_MSG_FLOW_TCP, 1);
-			count(c, SA_CNT_BYTES_FLOW_TCP, msg->size);
+			count_msg(c, SA_CNT_MSG_FLOW_TCP, 1);
+			count_msg(c, SA_CNT_BYTES_FLOW_TCP, msg->size);
 			if (ok && wseq - st->flow_seq > SA_FLOW_GIVE_UP_BYTES) {
 				/* in order: from now on everything goes over TCP */
 				flow_to_redirect(st, &peer);
@@ -213,14 +213,14 @@ int sa_msg(struct sk_msg_md *msg)
 	count(c, SA_CNT_TEST_VARIANT, 1);
 #endif
 	if (bpf_msg_redirect_hash(msg, &sock_hash, &peer, BPF_F_INGRESS) != SK_PASS) {
-		count(c, SA_CNT_MSG_PASSED, 1);
+		count_msg(c, SA_CNT_MSG_PASSED, 1);
 		return SK_PASS;
 	}
 	if (is_probe(msg->sk)) {
-		count(c, SA_CNT_PROBE_MSGS, 1);
+		count_msg(c, SA_CNT_PROBE_MSGS, 1);
 	} else {
-		count(c, SA_CNT_MSG_REDIRECTED, 1);
-		count(c, SA_CNT_BYTES_REDIRECTED, msg->size);
+		count_msg(c, SA_CNT_MSG_REDIRECTED, 1);
+		count_msg(c, SA_CNT_BYTES_REDIRECTED, msg->size);
 	}
 	if (HAS(FLOW) && st) {
 		int rmem = 0, rcvbuf = 0, limit = (int)flow_limit(sw);
