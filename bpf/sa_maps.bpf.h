@@ -157,8 +157,8 @@ static __always_inline void count(struct sa_counters *c, enum sa_counter i, __u6
  * For the per-message counters, which sa_msg alone writes: sk_msg runs in
  * process context with migration disabled, so a softirq-side program never
  * writes these slots meanwhile, and a plain add spares two locked
- * instructions per message (two dependent locked adds cost ~20 ns on the
- * hosts measured, docs/performance.md; sa_msg's budget over the minimal
+ * instructions per message (two dependent locked adds: 11.5 ns on the
+ * host measured, docs/performance.md; sa_msg's budget over the minimal
  * reference is 30 ns). On a fully preemptible kernel another
  * task's sa_msg may run between the load and the store on the same CPU and
  * one count is lost; the cost of a lock on every message is not worth that.
