@@ -105,18 +105,49 @@ static int collect(int map_fd, struct entry **out, size_t *cnt)
 	return 0;
 }
 
+static bool entry_alive(int map_fd, const struct entry *e)
+{
+	__u64 cookie;
+
+	return bpf_map_lookup_elem(map_fd, &e->key, &cookie) == 0 && cookie == e->cookie;
+}
+
+/*
+ * sock_diag could not answer: the entry is kept, and the operator told once
+ * why, since "still holds bytes" would be a guess. Without the tcp_diag
+ * module (a kernel that cannot autoload it: no modprobe, modules_disabled)
+ * every query fails with ENOENT, as for a socket that is gone.
+ */
+static void diag_failed(struct sa_drain_result *r, const char *what, int err)
+{
+	if (r->diag_warned)
+		return;
+	r->diag_warned = true;
+	p_warn("can't ask sock_diag %s: %s; sockets it cannot answer for are kept in the map "
+	       "as if they held unread bytes (if TCP sockets exist that it does not find, load "
+	       "its TCP handler: modprobe tcp_diag)", what, strerror(-err));
+}
+
 /* Delete the entries of netns @ns whose receivers hold nothing; the calling
  * thread is in that netns. */
 static void drain_netns(int map_fd, struct entry *v, size_t n, __u64 ns, struct sa_drain_result *r)
 {
 	int diag = sa_sockdiag_open();
 
+	if (diag < 0)
+		diag_failed(r, "(NETLINK_SOCK_DIAG socket)", diag);
 	for (size_t i = 0; i < n; i++) {
 		__u32 rmem = 1;
+		int err;
 
-		if (v[i].done || v[i].key.netns != ns)
+		if (v[i].done || v[i].key.netns != ns || diag < 0)
 			continue;
-		if (diag < 0 || sa_sock_rmem(diag, &v[i].key, v[i].cookie, &rmem) || rmem)
+		err = sa_sock_rmem(diag, &v[i].key, v[i].cookie, &rmem);
+		/* not found, yet still in the map: the socket lives (the map
+		 * drops a socket as it closes), sock_diag cannot see it */
+		if (err && (err != -ENOENT || entry_alive(map_fd, &v[i])))
+			diag_failed(r, "about a socket's receive memory", err);
+		if (err || rmem)
 			continue;	/* unread bytes, or cannot tell: keep it */
 		/* switch off + grace: nothing new lands here, so 0 stays 0 */
 		if (bpf_map_delete_elem(map_fd, &v[i].key) == 0)

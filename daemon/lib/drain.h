@@ -18,6 +18,7 @@ struct sa_drain_result {
 	__u32 deleted;			/* entries removed after their receiver drained */
 	__u32 remaining;		/* receivers still holding redirected bytes */
 	pid_t holder;			/* with -EWOULDBLOCK: the daemon's pid */
+	bool diag_warned;		/* sock_diag failed and that was said */
 };
 
 /*

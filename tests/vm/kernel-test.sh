@@ -8,7 +8,7 @@
 #              sockmap links, and the kernel Debian 12 moves to.
 #
 # qemu under TCG (no KVM here) boots the kernel with a small initramfs
-# (busybox and the 9p/virtio/overlay/veth modules the kernel does not build
+# (busybox and the 9p/virtio/overlay/veth/sock_diag modules the kernel does not build
 # in); the Debian rootfs and the build tree come in over read-only 9p, an
 # overlay on tmpfs makes the root writable, and the results are printed to
 # the serial console. Before the tests, `sockacceld --preflight` runs in the
@@ -112,7 +112,7 @@ for opt in NET_9P NET_9P_VIRTIO 9P_FS VIRTIO_PCI OVERLAY_FS VETH; do
 		fail "$name: $kpkg ($kver) lacks CONFIG_$opt, which this harness needs (9p root over virtio, overlay, veth)"
 done
 
-# --- the initramfs: busybox, the modules 9p and overlay need, /init ---------
+# --- the initramfs: busybox, the modules 9p, overlay and sock_diag need, /init
 initrd="$cache/initrd-$kver.cpio.gz"
 if [ ! -e "$initrd" ] || [ "$0" -nt "$initrd" ] || [ "$kdir/.complete" -nt "$initrd" ]; then
 	step "$name: building the initramfs for $kver"
@@ -123,7 +123,9 @@ if [ ! -e "$initrd" ] || [ "$0" -nt "$initrd" ] || [ "$kdir/.complete" -nt "$ini
 	# "insmod PATH" for each module and its dependencies, in load order;
 	# "builtin NAME" for what the kernel has built in: nothing to load
 	deps=""
-	for m in 9pnet_virtio 9p virtio_pci overlay veth; do
+	# inet_diag/tcp_diag: a Debian host autoloads them on the first sock_diag
+	# query (sockaccelctl disable's drain); the guest has no module tree
+	for m in 9pnet_virtio 9p virtio_pci overlay veth inet_diag tcp_diag; do
 		d=$(modprobe -d "$kdir/x" -S "$kver" --show-depends "$m" 2>&1) ||
 			fail "$name: $kver has no module $m and does not build it in: $d"
 		deps+="$d"$'\n'
