@@ -15,6 +15,7 @@
 #include "sa_kernel.bpf.h"
 #include "sa_maps.bpf.h"
 #include "sa_key.bpf.h"
+#include "sa_fallback.bpf.h"
 
 /* A closing sender that waits on TCP takes its rx_seq entry with it. The
  * key is read first: read after the helper call, clang addressed the
@@ -112,28 +113,23 @@ static __always_inline bool peer_mem(struct sk_msg_md *msg, int *rmem, int *rcvb
 }
 
 /*
- * The sticky bound, after a redirect: if the peer now holds more than the
- * limit, the connection falls back to TCP for good, both directions. TCP's
- * flow control then blocks the sender, which redirection never does (the
- * kernel charges ingress redirects only against the global tcp_mem). It must
- * be sticky without flow control: the receiver reads its redirected queue
+ * The sticky bound, after a redirect: if the peer now holds more than this,
+ * the connection falls back to TCP for good, both directions. TCP's flow
+ * control then blocks the sender, which redirection never does (the kernel
+ * charges ingress redirects only against the global tcp_mem). It must be
+ * sticky without flow control: the receiver reads its redirected queue
  * before anything TCP delivers, so switching back blindly would reorder the
  * stream. The bound is soft by the one message that crossed it, which is
  * already queued.
  */
-static __always_inline bool peer_over_limit(struct sk_msg_md *msg, const struct sa_ctl *sw)
+static __always_inline int queue_limit(const struct sa_ctl *sw, int rcvbuf)
 {
-	int rmem = 0, limit = 0;
-	__u8 locks = 0;
-
-	if (!peer_mem(msg, &rmem, &limit, &locks))
-		return false;
 	/* sk_rcvbuf of a redirect-only receiver never grows (TCP autotuning
 	 * sees no traffic), so the limit is at least what user space set:
 	 * by default tcp_rmem's maximum, what TCP would let the socket hold */
-	if (sw && (int)sw->queue_limit > limit)
-		limit = (int)sw->queue_limit;
-	return rmem > limit;
+	if (sw && (int)sw->queue_limit > rcvbuf)
+		return (int)sw->queue_limit;
+	return rcvbuf;
 }
 
 /*
@@ -202,6 +198,48 @@ static __always_inline void flow_to_redirect(struct sa_sk_state *st, const struc
 {
 	st->flow = 0;
 	bpf_map_delete_elem(&rx_seq, peer);
+}
+
+/* After a redirect: over flow_limit (or the SO_RCVBUF an application set:
+ * its TCP window never grows past that either), go over TCP; if that
+ * cannot be arranged, fall back for good. */
+static __always_inline void flow_check(struct sk_msg_md *msg, struct sa_sk_state *st,
+				       const struct sa_sock_key *peer, const struct sa_ctl *sw,
+				       int rmem, int rcvbuf, __u8 locks, struct sa_counters *c)
+{
+	int limit = (int)flow_limit(sw);
+
+	if ((locks & SA_SOCK_RCVBUF_LOCK) && rcvbuf < limit)
+		limit = rcvbuf;
+	if (rmem <= limit)
+		return;
+	if (flow_to_tcp(msg, st, peer))
+		count(c, SA_CNT_FLOW_TO_TCP, 1);
+	else
+		mark_connection(st, peer, c);
+}
+
+/*
+ * The path choice (SA_SMALL_STREAK), after a redirect whose receiver's
+ * memory was read: true once this socket has sent SA_SMALL_STREAK small
+ * messages in a row into a receiver that had others queued. Any other
+ * message restarts the count; the store is skipped when it is already 0, so
+ * large writes and ping-pong pay a compare.
+ */
+static __always_inline bool small_stream(struct sa_sk_state *st, __u32 size, int rmem)
+{
+	__u32 n;
+
+	if (size > SA_SMALL_MSG || rmem < (int)SA_SMALL_QUEUED) {
+		if (st->flow & SA_FLOW_SMALL_MASK)
+			st->flow &= ~SA_FLOW_SMALL_MASK;
+		return false;
+	}
+	n = (st->flow & SA_FLOW_SMALL_MASK) + SA_FLOW_SMALL_ONE;
+	if (n >= SA_SMALL_STREAK * SA_FLOW_SMALL_ONE)
+		return true;
+	st->flow = (st->flow & ~SA_FLOW_SMALL_MASK) | n;
+	return false;
 }
 
 /*

@@ -222,26 +222,23 @@ int sa_msg(struct sk_msg_md *msg)
 		count_msg(c, SA_CNT_MSG_REDIRECTED, 1);
 		count_msg(c, SA_CNT_BYTES_REDIRECTED, msg->size);
 	}
-	if (HAS(FLOW) && st) {
-		int rmem = 0, rcvbuf = 0, limit = (int)flow_limit(sw);
+	if (HAS(PEER_BOUND) || HAS(PEER_READ)) {
+		int rmem = 0, rcvbuf = 0;
 		__u8 locks = 0;
 
 		if (!peer_mem(msg, &rmem, &rcvbuf, &locks))
 			return SK_PASS;
-		/* a receiver whose application set SO_RCVBUF holds no more than
-		 * that on TCP either (its window never grows past it) */
-		if ((locks & SA_SOCK_RCVBUF_LOCK) && rcvbuf < limit)
-			limit = rcvbuf;
-		if (rmem <= limit)
-			return SK_PASS;
-		if (flow_to_tcp(msg, st, &peer))
-			count(c, SA_CNT_FLOW_TO_TCP, 1);
-		else
+		if (st && small_stream(st, msg->size, rmem)) {
 			mark_connection(st, &peer, c);
+			count(c, SA_CNT_SMALL_STREAMS, 1);
+		} else if (HAS(FLOW) && st) {
+			flow_check(msg, st, &peer, sw, rmem, rcvbuf, locks, c);
+		} else if (rmem > queue_limit(sw, rcvbuf)) {
+			mark_connection(st, &peer, c);
+		}
 		return SK_PASS;
 	}
-	if ((HAS(PEER_BOUND) || HAS(PEER_READ)) ? peer_over_limit(msg, sw) :
-	    HAS(BUDGET) ? budget_spent(st, msg, sw) : false)
+	if (HAS(BUDGET) && budget_spent(st, msg, sw))
 		mark_connection(st, &peer, c);
 	return SK_PASS;
 }

@@ -147,7 +147,23 @@ enum sa_flow_state {
 	/* this socket as a receiver: a splice found redirected bytes queued
 	 * (counted once; see SA_FEAT_SPLICE) */
 	SA_FLOW_STRANDED = 1 << 1,
+	/* bits 8-15: small messages this socket sent in a row while its
+	 * receiver had others queued (the path choice, see SA_SMALL_STREAK) */
+	SA_FLOW_SMALL_ONE  = 1 << 8,
+	SA_FLOW_SMALL_MASK = 0xff << 8,
 };
+/*
+ * The path choice: a sender that keeps writing messages of at most
+ * SA_SMALL_MSG while its receiver already holds SA_SMALL_QUEUED or more is
+ * a stream of small writes, which loopback TCP coalesces into large
+ * segments and sockmap hands over one by one (one program run, one sk_msg
+ * and one wake-up of the reader each). After SA_SMALL_STREAK such messages
+ * in a row its connection goes to TCP for good and demotes. Ping-pong never
+ * qualifies: its receiver has read everything before the next message.
+ */
+#define SA_SMALL_MSG	(8u << 10)
+#define SA_SMALL_QUEUED	(16u << 10)
+#define SA_SMALL_STREAK	64u
 /* A receiver that has not caught up while its sender wrote this much over
  * TCP is slower than its writer for good (on one CPU the
  * woken writer runs before the reader has read it all): the connection then
@@ -304,7 +320,8 @@ enum sa_local_source {
 	X(SPLICE_STRANDED, "splice_stranded",	"splice readers that found redirected bytes queued: left redirecting so nothing is reordered; that connection stalls") \
 	X(SPLICE_LEARNED, "splice_learned",	"connections kept on TCP because their reading process was seen splicing before") \
 	X(HALFCLOSE_DEMOTED, "halfclose_demoted", "sockets that left the map when their application shut down its write side") \
-	X(HALFCLOSE_BUSY, "halfclose_busy",	"half-closing sockets left in the map: redirected bytes unread or the psock in use")
+	X(HALFCLOSE_BUSY, "halfclose_busy",	"half-closing sockets left in the map: redirected bytes unread or the psock in use") \
+	X(SMALL_STREAMS, "small_write_streams", "connections moved to TCP for good: their sender kept writing small messages while its receiver had others queued (TCP coalesces them)")
 
 #define SA_CNT_ENUM(e, name, help) SA_CNT_##e,
 enum sa_counter {
