@@ -48,6 +48,10 @@ and redis-server, redis-tools, nginx, wrk, gnuplot-nox (scripts/install-deps.sh)
   --variants LIST    comma list of plain,accel,unix,ref (default all; accel
                      and plain are always run)
   --places LIST      comma list of same,diff (default both; quick: diff)
+  --sizes LIST       comma list of write sizes in bytes for stream and wstream
+                     (default 4096,65536,262144,1048576; quick: 262144)
+  --config FILE      sockaccel.conf for the accelerated runs (default empty:
+                     every setting at its default)
   --same-cpu N       the CPU for same-CPU cells (default the last one)
   --diff-cpus S,C    server and client CPUs for different-CPU cells (default 0,1)
   --build-dir DIR    the build tree (default ./build)
@@ -75,6 +79,8 @@ while [ $# -gt 0 ]; do
 	--tests) tests_opt=${2:-}; shift ;;
 	--variants) variants_opt=${2:-}; shift ;;
 	--places) places_opt=${2:-}; shift ;;
+	--sizes) sizes_opt=${2:-}; shift ;;
+	--config) config_opt=${2:-}; shift ;;
 	--same-cpu) same_cpu=${2:-}; shift ;;
 	--diff-cpus) diff_cpus=${2:-}; shift ;;
 	--build-dir) build_dir=${2:-}; shift ;;
@@ -101,6 +107,14 @@ else
 	app_places="same diff"
 	warmup_ms=300
 fi
+if [ -n "${sizes_opt:-}" ]; then
+	for s in ${sizes_opt//,/ }; do
+		case "$s" in ''|*[!0-9]*) die_usage "--sizes: '$s' is not a byte count" ;; esac
+		[ "$s" -ge 1 ] && [ "$s" -le $((1 << 20)) ] || die_usage "--sizes: $s: want 1..1048576 (the wstream window)"
+	done
+	stream_sizes=${sizes_opt//,/ }; wstream_sizes=$stream_sizes
+fi
+[ -z "${config_opt:-}" ] || [ -r "$config_opt" ] || die_usage "--config $config_opt: not a readable file"
 # stream: bulk writes with no window of the application's; sockaccel's flow
 # control sends part of it over TCP (its share is reported); the 256 MiB
 # guard only bounds what the reference (which has no bound) may queue.
@@ -274,7 +288,7 @@ fi
 cgroot=$cg2/sockaccel-bench-$$
 mkdir "$cgroot" "$cgroot/plain" "$cgroot/accel" "$cgroot/ref" || exit 1
 mkdir "$tmp/bpffs" && mount -t bpf bpf "$tmp/bpffs" || { log "can't mount a private bpffs"; exit 1; }
-: > "$tmp/empty.conf"
+if [ -n "${config_opt:-}" ]; then cp "$config_opt" "$tmp/sockaccel.conf"; else : > "$tmp/sockaccel.conf"; fi
 pins=$tmp/bpffs/pins
 
 # Programs inherited from an ancestor cgroup would accelerate "plain" too;
@@ -283,7 +297,7 @@ inherited=$(bpftool cgroup show "$cgroot/plain" effective 2> /dev/null | grep -c
 [ "$inherited" -gt 0 ] &&
 	log "warning: $inherited sock_ops program(s) inherited by $cgroot from an ancestor cgroup"
 
-"$sockacceld" --cgroup "$cgroot/accel" --pin-dir "$pins" --config "$tmp/empty.conf" \
+"$sockacceld" --cgroup "$cgroot/accel" --pin-dir "$pins" --config "$tmp/sockaccel.conf" \
 	2> "$tmp/sockacceld.log" &
 daemon_pid=$!
 track "$daemon_pid"
@@ -341,6 +355,7 @@ machine() {
 	echo "places=$places"
 	echo "cpus=same: $same_cpu, diff: server $diff_srv client $diff_cli"
 	echo "wstream_window=$wstream_window"
+	echo "config=$(grep -v '^[[:space:]]*\(#\|$\)' "$tmp/sockaccel.conf" | paste -sd ';' -)"
 	echo "redis=$(redis-server --version 2> /dev/null | awk '{ sub(/^v=/, "", $3); print $3 }')"
 	echo "nginx=$(nginx -v 2>&1 | awk -F/ '{ print $2 }')"
 	echo "haproxy=$(haproxy -v 2>/dev/null | awk 'NR == 1 { print $3 }')"
