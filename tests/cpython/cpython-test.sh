@@ -101,7 +101,8 @@ inserted=$(counter sockets_inserted)
 redirected=$(counter bytes_redirected)
 echo "accelerated traffic: $inserted sockets inserted, $redirected bytes redirected," \
 	"$(counter msgs_redirected) messages; flow control: $(counter flow_switches_to_tcp) to TCP," \
-	"$(counter flow_switches_to_redirect) back; $(counter directions_fallen_back) fell back for good"
+	"$(counter flow_switches_to_redirect) back; $(counter directions_fallen_back) directions fell back for good;" \
+	"$(counter small_write_streams) connections moved to TCP as small-write streams"
 
 only=$(comm -13 "$tmp/plain.failed" "$tmp/accel.failed")
 status=0
