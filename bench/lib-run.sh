@@ -30,7 +30,8 @@ cpus_of() {	# PLACE -> "server client"
 # kv KEY FILE: the value of KEY in a line of key=value fields
 kv() { awk -v k="$1" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) { print substr($i, length(k) + 2); exit } }' "$2"; }
 
-# sockaccel counters as "redirected passed fallback draining fallen_back"
+# sockaccel counters as "redirected passed fallback draining fallen_back
+# small_streams"
 counters() {
 	"$sockaccelctl" --pin-dir "$pins" --json stats 2> /dev/null |
 	awk '{
@@ -41,8 +42,8 @@ counters() {
 		# fallbacks beyond the two ends the half-close guard marks per
 		# half-closing socket (every run ends with a shutdown)
 		fb = v["directions_fallen_back"] - 2 * (v["halfclose_demoted"] + v["halfclose_busy"])
-		printf "%d %d %d %d %d\n", v["msgs_redirected"], v["msgs_passed"],
-			v["msgs_fallback"], v["msgs_draining"], fb
+		printf "%d %d %d %d %d %d\n", v["msgs_redirected"], v["msgs_passed"],
+			v["msgs_fallback"], v["msgs_draining"], fb, v["small_write_streams"]
 	}'
 }
 
@@ -95,18 +96,22 @@ row() {
 	echo "$*" >> "$tsv"
 }
 
-# judge VARIANT APP_BYTES TCP_BYTES TEST -> "valid via_tcp_pct note"
+# judge VARIANT APP_BYTES TCP_BYTES TEST SMALL -> "valid via_tcp_pct note"
 # accel/ref: TCP carried at most 0.1% of the bytes; plain: at least 99%.
 # accel on stream: flow control sends part of a window-less stream over TCP
 # by design, so it is valid once any of it was redirected (the share is
 # reported). accel on crr: one request and one response per connection go
 # over TCP by design (the splice guard starts each direction on TCP until
-# its receiver has read), so what it measures is the setup cost.
+# its receiver has read), so what it measures is the setup cost. accel whose
+# connection the path choice moved to TCP (SMALL > 0, small_write_streams) is
+# valid: TCP is the path it chose for that traffic.
 judge() {
-	awk -v v="$1" -v app="$2" -v tcp="$3" -v t="$4" 'BEGIN {
+	awk -v v="$1" -v app="$2" -v tcp="$3" -v t="$4" -v small="${5:-0}" 'BEGIN {
 		pct = app > 0 ? 100 * tcp / app : 0
 		ok = 1; note = "-"
-		if (v == "accel" && t == "crr") {
+		if (v == "accel" && small > 0) {
+			note = "tcp-by-path-choice"
+		} else if (v == "accel" && t == "crr") {
 			note = "on-tcp-by-design"
 		} else if (v == "accel" && t == "stream") {
 			if (app <= 0 || tcp >= app) { ok = 0; note = "fast-path-not-taken" }
@@ -123,7 +128,7 @@ judge() {
 # run_gen ROUND TEST SIZE PLACE VARIANT
 run_gen() {
 	local round=$1 test=$2 size=$3 place=$4 variant=$5
-	local cg cpus scpu ccpu spid rc src c0 c1 s0 s1 t0 t1 conn hist res
+	local cg cpus scpu ccpu spid rc src c0 c1 s0 s1 t0 t1 conn hist res small
 	local value unit p50 p99 app tcp eag valid pct note red fb nz
 	local gtest=$test win=0 extra=-
 	case "$test" in
@@ -159,11 +164,12 @@ run_gen() {
 	wait "$spid"; src=$?
 	untrack "$spid"
 	t1=$(now_ms); s1=$(stat_snap)
-	red=0; fb=0
+	red=0; fb=0; small=0
 	if [ "$variant" = accel ]; then
 		c1=$(counters)
-		red=$(( ${c1%% *} - ${c0%% *} ))
-		fb=$(( ${c1##* } - ${c0##* } ))
+		local -a a0 a1
+		read -r -a a0 <<< "$c0"; read -r -a a1 <<< "$c1"
+		red=$((a1[0] - a0[0])); fb=$((a1[4] - a0[4])); small=$((a1[5] - a0[5]))
 	fi
 	nz=$(noise "$s0" "$s1" $((t1 - t0)))
 	[ "$test" = stream ] || [ -s "$hist" ] || rm -f "$hist"
@@ -192,7 +198,7 @@ run_gen() {
 		p50=-; p99=-
 	fi
 	app=$(kv app_bytes "$res"); tcp=$(kv tcp_bytes "$res"); eag=$(kv eagain "$res")
-	read -r valid pct note <<< "$(judge "$variant" "$app" "$tcp" "$test")"
+	read -r valid pct note <<< "$(judge "$variant" "$app" "$tcp" "$test" "$small")"
 	if [ "$variant" = accel ] && [ "$red" -le 0 ] && [ "$test" != crr ]; then
 		valid=0; note=no-redirects
 	fi
