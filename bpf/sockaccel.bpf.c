@@ -228,7 +228,11 @@ int sa_msg(struct sk_msg_md *msg)
 
 		if (!peer_mem(msg, &rmem, &rcvbuf, &locks))
 			return SK_PASS;
-		if (st && small_stream(st, msg->size, rmem)) {
+		/* the path choice only with flow control (>= 6.3): before 6.5
+		 * sendfile and splice into a socket ran the program once per
+		 * page (tcp_bpf_sendpage), so a message's size said nothing of
+		 * the application's writes there */
+		if (HAS(FLOW) && st && small_stream(st, msg->size, rmem)) {
 			mark_connection(st, &peer, c);
 			count(c, SA_CNT_SMALL_STREAMS, 1);
 		} else if (HAS(FLOW) && st) {

@@ -4,8 +4,9 @@
  * writing messages of at most SA_SMALL_MSG while its receiver already holds
  * SA_SMALL_QUEUED or more goes to TCP for good after SA_SMALL_STREAK such
  * messages in a row (loopback TCP coalesces them; sockmap hands them over
- * one by one), and demotes. It needs the peer's receive memory, so it runs
- * with peer_bound or peer_bound_read. Default config (flow_limit 2 MiB).
+ * one by one), and demotes. It runs with flow_control only (before 6.5,
+ * sendfile into a socket ran the program per page, so message sizes said
+ * nothing of the writes there). Default config (flow_limit 2 MiB).
  *
  *  1. Small writes, no window: 4 KiB send()s to a reader asleep 200 ms,
  *     16 MiB: byte-exact; small_write_streams +1 exactly, both directions
@@ -20,9 +21,9 @@
  *     trigger (+1); SA_SMALL_MSG + 1 bytes with a 1 MiB window (under
  *     flow_limit, and far under the sticky bound's queue_limit without flow
  *     control) to a reader asleep 200 ms do not, and nothing falls back.
- *  5. The peer reads refused (SOCKACCEL_TEST_REFUSE): the rule cannot run,
+ *  5. flow_control refused (SOCKACCEL_TEST_REFUSE): the rule cannot run,
  *     and scenario 1's stream leaves small_write_streams at 0. A kernel
- *     that refuses both reads gets this check in scenario 1 itself.
+ *     without flow control (6.1) gets this check in scenarios 1 and 4a.
  *
  * Each scenario has its own connection; one that fails does not stop the
  * others, so a broken rule shows in every scenario it breaks.
@@ -57,7 +58,7 @@ _Static_assert(WINDOW + SA_SMALL_MSG + 1 < SA_FLOW_LIMIT_DEFAULT,
 enum expect {
 	TRIGGERS,	/* +1; the connection fell back for good and demotes */
 	STAYS,		/* unchanged, and nothing fell back */
-	NO_RULE,	/* the rule cannot run (no peer read): stays 0 */
+	NO_RULE,	/* the rule cannot run (no flow control): stays 0 */
 };
 
 struct shape {
@@ -71,7 +72,7 @@ struct shape {
 };
 
 /* Set from the variant of the daemon under test. */
-static bool peer_read_on, demote_on;
+static bool rule_on, demote_on;
 
 static void stream_case(const struct shape *sh)
 {
@@ -136,7 +137,7 @@ static void stream_case(const struct shape *sh)
 			  "the writer is still in sock_hash");
 		break;
 	case NO_RULE:
-		ASSERT_EQ(small, 0, "without the peer's memory small_write_streams stays 0");
+		ASSERT_EQ(small, 0, "without flow control small_write_streams stays 0");
 		break;
 	}
 cleanup:
@@ -214,15 +215,13 @@ int main(void)
 	ASSERT_OK(tl_init("small_streams", TL_BUDGET_S), "tl_init");
 	ASSERT_OK(tl_daemon_start_ready(&d, NULL, 0), "start sockacceld, wait for READY=1");
 	ASSERT_OK(tl_daemon_variant(&d, variant, sizeof(variant)), "the daemon's variant");
-	peer_read_on = tl_daemon_has_feature(&d, "peer_bound") ||
-		       tl_daemon_has_feature(&d, "peer_bound_read");
+	rule_on = tl_daemon_has_feature(&d, "flow_control");
 	demote_on = tl_daemon_has_feature(&d, "demote") ||
 		    tl_daemon_has_feature(&d, "demote_read");
 	tl_log("variant %s: the rule %s", variant,
-	       peer_read_on ? "runs (peer_bound or peer_bound_read)"
-			    : "cannot run (neither peer_bound nor peer_bound_read): checking "
-			      "that small_write_streams stays 0");
-	if (!peer_read_on) {
+	       rule_on ? "runs (flow_control)"
+		       : "cannot run (no flow_control): checking that small_write_streams stays 0");
+	if (!rule_on) {
 		small_writes.expect = NO_RULE;
 		at_limit.expect = NO_RULE;
 	}
@@ -236,14 +235,12 @@ int main(void)
 	ASSERT_EXIT(d.status, SA_EXIT_OK, "sockacceld after SIGTERM");
 	tl_daemon_release(&d);
 
-	if (peer_read_on) {
-		tl_log("---- 5. the peer reads refused: the rule cannot run");
-		ASSERT_OK(tl_daemon_start_variant(&d, "peer_bound,peer_bound_read", "base+"),
-			  "sockacceld with both peer reads refused");
-		ASSERT_FALSE(tl_daemon_has_feature(&d, "peer_bound") ||
-			     tl_daemon_has_feature(&d, "peer_bound_read"),
-			     "neither peer read in the variant");
-		small_writes.name = "5. small writes, no peer read";
+	if (rule_on) {
+		tl_log("---- 5. flow_control refused: the rule cannot run");
+		ASSERT_OK(tl_daemon_start_variant(&d, "flow_control", "base+"),
+			  "sockacceld with flow_control refused");
+		ASSERT_FALSE(tl_daemon_has_feature(&d, "flow_control"), "no flow_control in the variant");
+		small_writes.name = "5. small writes, no flow control";
 		small_writes.expect = NO_RULE;
 		stream_case(&small_writes);
 		ASSERT_OK(tl_daemon_stop(&d, SIGTERM, TL_STOP_MS), "SIGTERM sockacceld");
