@@ -160,6 +160,8 @@ enum sa_flow_state {
  * and one wake-up of the reader each). After SA_SMALL_STREAK such messages
  * in a row its connection goes to TCP for good and demotes. Ping-pong never
  * qualifies: its receiver has read everything before the next message.
+ * Only with flow control: before 6.5, sendfile and splice into a socket ran
+ * sk_msg once per page, so a message's size said nothing of the writes.
  */
 #define SA_SMALL_MSG	(8u << 10)
 #define SA_SMALL_QUEUED	(16u << 10)
