@@ -72,9 +72,7 @@ static bool bulk(void)
 	tl_log("---- 1. bulk: 128 MiB, receiver asleep 1 s");
 	bulk_init(&s, "bulk", 128 * MiB, 1000);
 	ASSERT_OK(tl_pins_open(&pins), "open pinned sock_hash and counters");
-	ASSERT_OK(tl_pair_make(&p, &o), "tl_pair_make");
-	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.client), TL_IN_MAP, "client in sock_hash");
-	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.server), TL_IN_MAP, "server in sock_hash");
+	ASSERT_OK(tl_pair_in_map(&p, &o, pins.sock_hash), "connected pair, both in sock_hash");
 	ASSERT_OK(tl_counters(&pins, before), "read counters");
 	ASSERT_OK(tl_stream_start(&s, p.client, p.server), "start the stream");
 	ASSERT_OK(tl_stream_join(&s, 120000), "128 MiB byte-exact, EOF after the last byte");
@@ -127,9 +125,7 @@ static bool both_ways(void)
 	c2s.shutdown = false;
 	s2c.shutdown = false;
 	ASSERT_OK(tl_pins_open(&pins), "open pinned sock_hash and counters");
-	ASSERT_OK(tl_pair_make(&p, &o), "tl_pair_make");
-	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.client), TL_IN_MAP, "client in sock_hash");
-	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.server), TL_IN_MAP, "server in sock_hash");
+	ASSERT_OK(tl_pair_in_map(&p, &o, pins.sock_hash), "connected pair, both in sock_hash");
 	ASSERT_OK(tl_counters(&pins, before), "read counters");
 	ASSERT_OK(tl_stream_start(&c2s, p.client, p.server), "start client->server");
 	ASSERT_OK(tl_stream_start(&s2c, p.server, p.client), "start server->client");

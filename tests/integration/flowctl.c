@@ -114,9 +114,7 @@ static bool backpressure(struct tl_pair *plain)
 		  "plain: the reader gets every byte");
 
 	ASSERT_OK(tl_pins_open(&pins), "open pinned sock_hash and counters");
-	ASSERT_OK(tl_pair_make(&p, &o), "tl_pair_make");
-	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.client), TL_IN_MAP, "client in sock_hash");
-	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.server), TL_IN_MAP, "server in sock_hash");
+	ASSERT_OK(tl_pair_in_map(&p, &o, pins.sock_hash), "connected pair, both in sock_hash");
 	ASSERT_OK(tl_counters(&pins, before), "read counters");
 	ASSERT_TRUE(stalled_reader("accelerated", &p, seed, &accel_bytes), "accelerated connection");
 	ASSERT_OK(tl_counters(&pins, mid), "read counters");

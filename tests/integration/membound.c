@@ -175,9 +175,7 @@ static bool big_transfer(const char *label, enum holder hold, __u64 *peak, __u64
 	       (unsigned long long)(total / MiB), (unsigned long long)(WRITE / MiB), SLEEP_MS,
 	       bounded ? "queue_limit 4 MiB" : "programs without the bound");
 	ASSERT_OK(tl_pins_open(&pins), "open pinned sock_hash and counters");
-	ASSERT_OK(tl_pair_make(&p, &o), "tl_pair_make");
-	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.client), TL_IN_MAP, "client in sock_hash");
-	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.server), TL_IN_MAP, "server in sock_hash");
+	ASSERT_OK(tl_pair_in_map(&p, &o, pins.sock_hash), "connected pair, both in sock_hash");
 	ASSERT_EQ(tl_sock_fallback(p.client), 0, "a new connection has not fallen back");
 	ASSERT_OK(tl_counters(&pins, before), "read counters");
 	ASSERT_OK(sampler_start(&smp, &p.server, 1), "start the memory sampler");

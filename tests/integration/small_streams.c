@@ -95,9 +95,7 @@ static void stream_case(const struct shape *sh)
 	 * map by itself (the half-close guard) */
 	s.shutdown = false;
 	ASSERT_OK(tl_pins_open(&pins), "open pinned sock_hash and counters");
-	ASSERT_OK(tl_pair_make(&p, &o), "tl_pair_make");
-	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.client), TL_IN_MAP, "client in sock_hash");
-	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.server), TL_IN_MAP, "server in sock_hash");
+	ASSERT_OK(tl_pair_in_map(&p, &o, pins.sock_hash), "connected pair, both in sock_hash");
 	ASSERT_OK(tl_counters(&pins, before), "read counters");
 	ASSERT_OK(tl_stream_start(&s, p.client, p.server), "start the stream");
 	ASSERT_OK(tl_stream_join(&s, 60000), "the stream arrives byte-exact");
@@ -159,9 +157,7 @@ static void ping_pong(void)
 
 	tl_log("---- 2. ping-pong: %d round trips of %d bytes each way", ROUNDS, (int)SMALL);
 	ASSERT_OK(tl_pins_open(&pins), "open pinned sock_hash and counters");
-	ASSERT_OK(tl_pair_make(&p, &o), "tl_pair_make");
-	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.client), TL_IN_MAP, "client in sock_hash");
-	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.server), TL_IN_MAP, "server in sock_hash");
+	ASSERT_OK(tl_pair_in_map(&p, &o, pins.sock_hash), "connected pair, both in sock_hash");
 	ASSERT_OK(tl_counters(&pins, before), "read counters");
 	/* another seed every round: a message of the wrong round shows */
 	for (r = 0; r < ROUNDS && !err; r++) {

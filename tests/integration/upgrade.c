@@ -343,9 +343,7 @@ int main(void)
 	ASSERT_OK(tl_pins_open(&pins), "open pinned sock_hash and counters");
 
 	/* the stream, inserted with the built-in programs */
-	ASSERT_OK(tl_pair_make(&p, &o), "tl_pair_make");
-	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.client), TL_IN_MAP, "client in sock_hash");
-	ASSERT_EQ(tl_sock_map_state(pins.sock_hash, p.server), TL_IN_MAP, "server in sock_hash");
+	ASSERT_OK(tl_pair_in_map(&p, &o, pins.sock_hash), "connected pair, both in sock_hash");
 	c2s.pace_us = s2c.pace_us = 2000;
 	c2s.gated = s2c.gated = true;
 	ASSERT_OK(tl_stream_start(&c2s, p.client, p.server), "start client->server stream");

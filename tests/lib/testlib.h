@@ -383,6 +383,9 @@ enum tl_map_state {
 /* Where socket @fd stands in SOCKHASH @map_fd (enum tl_map_state or -errno). */
 int tl_sock_map_state(int map_fd, int fd);
 const char *tl_map_state_name(int state);
+/* tl_pair_make, then both sockets must be in SOCKHASH @map_fd (the one
+ * that is not is logged): the start of every test of the fast path. */
+int tl_pair_in_map(struct tl_pair *p, const struct tl_pair_opts *o, int map_fd);
 /* Number of entries in SOCKHASH @map_fd (or any map whose key is no larger
  * than struct sa_sock_key, e.g. the local_addrs LPM trie). */
 int tl_map_count(int map_fd, __u32 *n);

@@ -70,6 +70,25 @@ const char *tl_map_state_name(int state)
 	return strerror(-state);
 }
 
+int tl_pair_in_map(struct tl_pair *p, const struct tl_pair_opts *o, int map_fd)
+{
+	int fds[2], i, st;
+
+	if (tl_pair_make(p, o))
+		return -1;
+	fds[0] = p->client;
+	fds[1] = p->server;
+	for (i = 0; i < 2; i++) {
+		st = tl_sock_map_state(map_fd, fds[i]);
+		if (st != TL_IN_MAP) {
+			tl_log("%s socket: %s, expected in the map", i ? "server" : "client",
+			       tl_map_state_name(st));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int tl_map_count(int map_fd, __u32 *n)
 {
 	struct sa_sock_key k, next;
