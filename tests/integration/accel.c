@@ -51,11 +51,8 @@ static bool run_case(const struct tl_pins *pins, unsigned int i, __u64 *total)
 	tl_stream_init(&c2s, "", 0, TL_WRITE_SEND);
 	tl_stream_init(&s2c, "", 0, TL_WRITE_SEND);
 	tl_log("---- %s connection in the cgroup", fam);
-	ASSERT_OK(tl_pair_make(&p, &o), "tl_pair_make");
-	snprintf(what, sizeof(what), "%s client socket in sock_hash", fam);
-	ASSERT_EQ(tl_sock_map_state(pins->sock_hash, p.client), TL_IN_MAP, what);
-	snprintf(what, sizeof(what), "%s server socket in sock_hash", fam);
-	ASSERT_EQ(tl_sock_map_state(pins->sock_hash, p.server), TL_IN_MAP, what);
+	snprintf(what, sizeof(what), "%s pair, both sockets in sock_hash", fam);
+	ASSERT_OK(tl_pair_in_map(&p, &o, pins->sock_hash), what);
 	ASSERT_OK(tl_counters(pins, before), "read counters");
 
 	snprintf(name, sizeof(name), "%s c2s", fam);
