@@ -116,16 +116,16 @@ accel_secs=$((SECONDS - accel_start))
 counter() { "$py" -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$tmp/stats.json" "$1"; }
 inserted=$(counter sockets_inserted)
 redirected=$(counter bytes_redirected)
+to_tcp=$(counter flow_switches_to_tcp)
+back=$(counter flow_switches_to_redirect)
+over_tcp=$(counter bytes_flow_tcp)
 echo "accelerated traffic: $inserted sockets inserted, $redirected bytes redirected," \
-	"$(counter msgs_redirected) messages; flow control: $(counter flow_switches_to_tcp) to TCP," \
-	"$(counter flow_switches_to_redirect) back; $(counter directions_fallen_back) directions fell back for good;" \
+	"$(counter msgs_redirected) messages; flow control: $to_tcp to TCP," \
+	"$back back; $(counter directions_fallen_back) directions fell back for good;" \
 	"$(counter small_write_streams) connections moved to TCP as small-write streams"
 # issue 10 asks for the switch rate and the share of bytes redirected: of
 # what accelerated sockets sent while flow control chose the path (before
 # their connection fell back for good, if it did)
-to_tcp=$(counter flow_switches_to_tcp)
-back=$(counter flow_switches_to_redirect)
-over_tcp=$(counter bytes_flow_tcp)
 "$py" -c 'import sys
 to, back, secs, red, tcp = (int(a) for a in sys.argv[1:])
 secs = max(secs, 1)
